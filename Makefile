@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine with Python 3.11/3.12, pip and make:
+#   make demo   sandbox APIs + Airflow UI on embedded defaults (SQLite)
+#   make test   the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint lock sandbox clean
+
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+sandbox: $(STAMP)
+	$(BIN)/python -m woohub.sandbox $(SANDBOX_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
+# Regenerate requirements.lock from a clean virtualenv built from requirements*.txt alone.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -r requirements-dev.txt
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^woohub' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .airflow .demo .pytest_cache .ruff_cache

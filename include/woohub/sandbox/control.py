@@ -1,0 +1,59 @@
+"""A small client for a sandbox's admin surface (``/__sandbox__/``), for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class SandboxControl:
+    """Talks to one sandbox server's admin surface at ``base_url``."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, action: str, **kwargs: Any) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/__sandbox__/{action}", timeout=self.timeout, **kwargs
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def wait_until_up(self, deadline_seconds: float = 30.0) -> None:
+        """Poll the health endpoint until the server answers, or raise ``TimeoutError``."""
+        stop = time.monotonic() + deadline_seconds
+        while True:
+            try:
+                self._call("GET", "health")
+                return
+            except requests.RequestException:
+                if time.monotonic() > stop:
+                    raise TimeoutError(f"sandbox at {self.base_url} did not come up") from None
+                time.sleep(0.1)
+
+    def reset(self, **seed_options: Any) -> dict[str, Any]:
+        """Drop all state and reseed (``seed``, ``customers``, ``products``, ``orders``, ``empty``)."""
+        return self._call("POST", "reset", json=seed_options)
+
+    def set_faults(self, *rules: dict[str, Any]) -> dict[str, Any]:
+        """Replace the fault rules; see :class:`woohub.sandbox.server.FaultRule` for the fields."""
+        return self._call("POST", "faults", json={"rules": list(rules)})
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._call("DELETE", "faults")
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        return self._call("GET", "stats", params={"reset": "true"} if reset else None)
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        return self._call("POST", "config", json=settings)
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "state")
+
+    def restore(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "state", json=snapshot)

@@ -1,0 +1,6 @@
+"""An in-memory emulator of the HubSpot CRM API (objects, search, properties, pipelines, associations v4,
+OAuth, rate limits), served by :class:`woohub.sandbox.server.SandboxServer`."""
+
+from woohub.sandbox.hubspot.api import HubSpotApi
+
+__all__ = ["HubSpotApi"]

@@ -1,0 +1,192 @@
+"""``make demo``: both sandbox APIs plus Airflow (standalone, SQLite, LocalExecutor) on embedded defaults.
+
+1. starts ``python -m woohub.sandbox`` on 127.0.0.1 (HubSpot :8101, WooCommerce :8102), seeded with a
+   realistic store, its state kept in ``.demo/sandbox-state.json`` across restarts;
+2. starts ``airflow standalone`` with ``AIRFLOW_HOME=.airflow``, this project's ``dags/`` and ``plugins/``,
+   and the connections ``hubspot_default``, ``woocommerce_default`` and ``woohub_staging`` pointing at
+   the sandboxes and a SQLite staging file;
+3. unpauses the project's DAGs, triggers one run of each, and prints the UI address and login.
+
+Ctrl-C stops everything. ``--check`` instead waits for the triggered runs to finish, prints their states
+and exits (non-zero if any failed): that is what the demo smoke test runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+AIRFLOW = str(Path(PYTHON).with_name("airflow"))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=int(os.getenv("WOOHUB_DEMO_PORT", "8080")),
+                        help="Airflow UI/API port (default 8080, env WOOHUB_DEMO_PORT)")
+    parser.add_argument("--hubspot-port", type=int, default=int(os.getenv("WOOHUB_DEMO_HUBSPOT_PORT", "8101")))
+    parser.add_argument("--woo-port", type=int, default=int(os.getenv("WOOHUB_DEMO_WOO_PORT", "8102")))
+    parser.add_argument("--home", type=Path, default=ROOT / ".airflow", help="AIRFLOW_HOME (default .airflow)")
+    parser.add_argument("--data", type=Path, default=ROOT / ".demo", help="sandbox state and staging files")
+    parser.add_argument("--check", action="store_true", help="run the DAGs once, report, and exit")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for start-up and runs")
+    return parser.parse_args()
+
+
+def demo_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment Airflow and its tasks run with: embedded defaults, sandbox connections."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(args.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__API__BASE_URL": f"http://localhost:{args.port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": args.hubspot_port, "schema": "http",
+                 "password": "sandbox-token"}
+            ),
+            "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": args.woo_port, "schema": "http",
+                 "login": "ck_sandbox", "password": "cs_sandbox"}
+            ),
+            "AIRFLOW_CONN_WOOHUB_STAGING": json.dumps(
+                {"conn_type": "sqlite", "host": str(args.data / "staging.db")}
+            ),
+        }
+    )
+    return env
+
+
+def wait_for(url: str, deadline: float, what: str) -> None:
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not come up at {url}")
+        time.sleep(1)
+
+
+def project_dag_ids() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+
+
+def airflow_cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AIRFLOW, *argv], env=env, capture_output=True, text=True, check=False)
+
+
+def wait_until_parsed(env: dict[str, str], dag_ids: list[str], deadline: float) -> None:
+    while True:
+        listed = airflow_cli(env, "dags", "list", "--output", "json")
+        if listed.returncode == 0:
+            known = {d["dag_id"] for d in json.loads(listed.stdout or "[]")}
+            if set(dag_ids) <= known:
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"DAGs not parsed in time; `airflow dags list` said:\n{listed.stderr[-2000:]}")
+        time.sleep(3)
+
+
+def run_states(env: dict[str, str], dag_id: str) -> list[str]:
+    listed = airflow_cli(env, "dags", "list-runs", dag_id, "--output", "json")
+    if listed.returncode != 0 or not listed.stdout.strip().startswith("["):
+        return []
+    return [run["state"] for run in json.loads(listed.stdout)]
+
+
+def wait_for_runs(env: dict[str, str], dag_ids: list[str], deadline: float) -> dict[str, str]:
+    final: dict[str, str] = {}
+    while len(final) < len(dag_ids) and time.monotonic() < deadline:
+        for dag_id in dag_ids:
+            states = run_states(env, dag_id)
+            if states and all(s in ("success", "failed") for s in states):
+                final[dag_id] = "failed" if "failed" in states else "success"
+        time.sleep(5)
+    return {dag_id: final.get(dag_id, "timed out") for dag_id in dag_ids}
+
+
+def login_hint(home: Path) -> str:
+    generated = home / "simple_auth_manager_passwords.json.generated"
+    if generated.exists():
+        passwords = json.loads(generated.read_text())
+        return ", ".join(f"user {user} / password {pw}" for user, pw in passwords.items())
+    return f"see {generated}"
+
+
+def main() -> int:
+    args = parse_args()
+    args.home.mkdir(parents=True, exist_ok=True)
+    args.data.mkdir(parents=True, exist_ok=True)
+    env = demo_environment(args)
+    deadline = time.monotonic() + args.timeout
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop_children(*_: object) -> None:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    sandbox_log = (args.data / "sandbox.log").open("ab")
+    airflow_log = (args.data / "airflow.log").open("ab")
+    try:
+        children.append(subprocess.Popen(
+            [PYTHON, "-m", "woohub.sandbox", "--hubspot-port", str(args.hubspot_port),
+             "--woo-port", str(args.woo_port), "--state", str(args.data / "sandbox-state.json")],
+            env=env, stdout=sandbox_log, stderr=subprocess.STDOUT))
+        wait_for(f"http://127.0.0.1:{args.hubspot_port}/__sandbox__/health", deadline, "HubSpot sandbox")
+        wait_for(f"http://127.0.0.1:{args.woo_port}/__sandbox__/health", deadline, "WooCommerce sandbox")
+        print(f"sandboxes up: HubSpot http://127.0.0.1:{args.hubspot_port}, "
+              f"WooCommerce http://127.0.0.1:{args.woo_port}/wp-json/wc/v3/", flush=True)
+
+        children.append(subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=airflow_log,
+                                         stderr=subprocess.STDOUT))
+        print(f"starting Airflow (log: {args.data / 'airflow.log'}) ...", flush=True)
+        wait_for(f"http://localhost:{args.port}/api/v2/monitor/health", deadline, "Airflow API server")
+        dag_ids = project_dag_ids()
+        wait_until_parsed(env, dag_ids, deadline)
+        for dag_id in dag_ids:
+            airflow_cli(env, "dags", "unpause", dag_id)
+            airflow_cli(env, "dags", "trigger", dag_id)
+        print(f"\nAirflow UI: http://localhost:{args.port}   login: {login_hint(args.home)}", flush=True)
+        print(f"DAGs: {', '.join(dag_ids)} (unpaused, one run triggered each)", flush=True)
+        if args.check:
+            states = wait_for_runs(env, dag_ids, deadline)
+            for dag_id, state in states.items():
+                print(f"  {dag_id}: {state}", flush=True)
+            return 0 if all(s == "success" for s in states.values()) else 1
+        print("Ctrl-C stops the demo.", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_children()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

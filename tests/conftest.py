@@ -1,0 +1,101 @@
+"""Test-wide set-up: an isolated Airflow home, connections pointing at the sandbox APIs, and the sandbox
+APIs themselves, started once per session as a real process on 127.0.0.1 (``python -m woohub.sandbox``).
+
+Airflow reads its configuration when it is first imported, so the environment is set in
+``pytest_configure``, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from woohub.sandbox.control import SandboxControl
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_TOKEN = "sandbox-token"
+WOO_KEY, WOO_SECRET = "ck_sandbox", "cs_sandbox"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The running sandbox process: base URLs and an admin client per API."""
+
+    hubspot_url: str
+    woo_url: str
+    hubspot: SandboxControl
+    woo: SandboxControl
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    home = Path(tempfile.mkdtemp(prefix="woohub-airflow-home-"))
+    hubspot_port, woo_port = _free_port(), _free_port()
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "WOOHUB_TEST_HUBSPOT_PORT": str(hubspot_port),
+            "WOOHUB_TEST_WOO_PORT": str(woo_port),
+            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": hubspot_port, "schema": "http",
+                 "password": SANDBOX_TOKEN}
+            ),
+            "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": woo_port, "schema": "http",
+                 "login": WOO_KEY, "password": WOO_SECRET}
+            ),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """Both sandbox APIs in one child process, started empty; tests reset and seed what they need."""
+    hubspot_port = int(os.environ["WOOHUB_TEST_HUBSPOT_PORT"])
+    woo_port = int(os.environ["WOOHUB_TEST_WOO_PORT"])
+    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "woohub.sandbox", "--hubspot-port", str(hubspot_port),
+             "--woo-port", str(woo_port), "--empty"],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    hubspot_url, woo_url = f"http://127.0.0.1:{hubspot_port}", f"http://127.0.0.1:{woo_port}"
+    box = Sandbox(hubspot_url, woo_url, SandboxControl(hubspot_url), SandboxControl(woo_url))
+    try:
+        try:
+            box.hubspot.wait_until_up()
+            box.woo.wait_until_up()
+        except TimeoutError:
+            raise RuntimeError(f"sandbox did not start:\n{log_path.read_text()}") from None
+        yield box
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def empty_sandbox(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with both stores empty (HubSpot keeps its default pipeline and properties), no faults."""
+    sandbox.hubspot.reset(empty=True)
+    sandbox.woo.reset(empty=True)
+    return sandbox
