@@ -47,6 +47,8 @@ def demo_environment(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
+            # `airflow standalone` starts its components as `airflow ...` from PATH: use this venv's.
+            "PATH": os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", "")]),
             "AIRFLOW_HOME": str(args.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -93,11 +95,19 @@ def airflow_cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[
     return subprocess.run([AIRFLOW, *argv], env=env, capture_output=True, text=True, check=False)
 
 
+def cli_json(stdout: str) -> list[dict]:
+    """The JSON list an ``airflow ... --output json`` command printed (it may print warnings first)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("["):
+            return json.loads(line)
+    return []
+
+
 def wait_until_parsed(env: dict[str, str], dag_ids: list[str], deadline: float) -> None:
     while True:
         listed = airflow_cli(env, "dags", "list", "--output", "json")
         if listed.returncode == 0:
-            known = {d["dag_id"] for d in json.loads(listed.stdout or "[]")}
+            known = {d["dag_id"] for d in cli_json(listed.stdout)}
             if set(dag_ids) <= known:
                 return
         if time.monotonic() > deadline:
@@ -107,9 +117,7 @@ def wait_until_parsed(env: dict[str, str], dag_ids: list[str], deadline: float) 
 
 def run_states(env: dict[str, str], dag_id: str) -> list[str]:
     listed = airflow_cli(env, "dags", "list-runs", dag_id, "--output", "json")
-    if listed.returncode != 0 or not listed.stdout.strip().startswith("["):
-        return []
-    return [run["state"] for run in json.loads(listed.stdout)]
+    return [run["state"] for run in cli_json(listed.stdout)] if listed.returncode == 0 else []
 
 
 def wait_for_runs(env: dict[str, str], dag_ids: list[str], deadline: float) -> dict[str, str]:

@@ -25,7 +25,7 @@ except ImportError:  # older 3.x location
 
 @pytest.fixture(scope="module")
 def dagbag() -> DagBag:
-    return DagBag(dag_folder=str(DAGS_FOLDER), include_examples=False)
+    return DagBag(dag_folder=str(DAGS_FOLDER))
 
 
 def dag_files() -> list[Path]:
@@ -46,7 +46,7 @@ def test_each_file_defines_the_dag_named_after_it(dagbag: DagBag) -> None:
 
 @pytest.mark.parametrize("dag_file", dag_files(), ids=lambda p: p.stem)
 def test_governance(dagbag: DagBag, dag_file: Path) -> None:
-    dag = dagbag.get_dag(dag_file.stem)
+    dag = dagbag.dags.get(dag_file.stem)
     assert dag is not None
     assert dag.doc_md and len(dag.doc_md.strip()) > 40, "doc_md should explain the DAG (use the module docstring)"
     assert dag.tags and set(dag.tags) <= APPROVED_TAGS, f"tags {dag.tags} not within {sorted(APPROVED_TAGS)}"
@@ -75,7 +75,7 @@ def audit(event, args):
     if frames:
         hits.append({"event": event, "where": f"{frames[-1].filename}:{frames[-1].lineno}"})
 sys.addaudithook(audit)
-bag = DagBag(dag_folder=dags_folder, include_examples=False)
+bag = DagBag(dag_folder=dags_folder)
 print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v) for k, v in bag.import_errors.items()},
                   "hits": hits}))
 """

@@ -45,6 +45,7 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELE
 _RETRYABLE_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
 _NOT_APPLIED_STATUSES = frozenset({423, 429})  # the server refused before processing: safe to resend a create
 _SECRET_QUERY = re.compile(r"(consumer_key|consumer_secret|oauth_[a-z_]+|access_token|refresh_token)=[^&\s'\")]*")
+_NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
 _DEFAULT_TIMEOUT = (10.0, 60.0)
 
 
@@ -55,7 +56,7 @@ def redact(text: str) -> str:
 
 def route_of(method: str, path: str) -> str:
     """``"METHOD /path"`` with numeric path segments replaced by ``{id}``: the key of ``api_calls``."""
-    return f"{method} {re.sub(r'/\d+(?=/|$)', '/{id}', path)}"
+    return f"{method} {_NUMERIC_SEGMENT.sub('/{id}', path)}"
 
 
 def parse_timeout(value: Any) -> tuple[float, float]:
@@ -128,8 +129,9 @@ class ApiHook(HttpHook):
 
     @property
     def api_prefix(self) -> str:
-        return "/" + str(self.extra.get("api_path", self.api_prefix_default)).strip("/") if (
-            self.extra.get("api_path", self.api_prefix_default)) else ""
+        """The path every API route hangs below (extra ``api_path``; ``""`` for HubSpot)."""
+        path = str(self.extra.get("api_path", self.api_prefix_default)).strip("/")
+        return f"/{path}" if path else ""
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None) -> Session:
         """The hook's one ``requests.Session``, built from the connection on first use and then reused.

@@ -52,7 +52,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(float(retry_after), 0.0), self.max_retry_after_seconds)
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.backoff_initial_seconds, max=self.backoff_max_seconds, jitter=self.backoff_jitter_seconds
+            multiplier=self.backoff_initial_seconds, max=self.backoff_max_seconds, jitter=self.backoff_jitter_seconds
         )
         return float(backoff(retry_state))
 

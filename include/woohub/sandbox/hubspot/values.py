@@ -100,7 +100,7 @@ def coerce(definition: dict[str, Any], raw: Any, *, allowed: list[str] | None = 
             for value in chosen:
                 if value not in options:
                     raise PropertyProblem(name, "INVALID_OPTION",
-                                          f"{value} was not one of the allowed options: {options}")
+                                          f"{value} was not one of the allowed options: [{', '.join(options)}]")
         return text
     if len(text) > MAX_STRING:
         raise PropertyProblem(name, "INVALID_PROPERTY_VALUE",

@@ -101,7 +101,8 @@ class Authenticator:
         normalized = sorted(
             (_rawurlencode(unquote(k)), _rawurlencode(unquote(v))) for k, v in params.items()
         )
-        query = "%26".join(f"{k}%3D{v}" for k, v in normalized)
+        # wc_rest_urlencode_rfc3986 on each key and value, then again on each "key=value" pair
+        query = "%26".join(_rawurlencode(f"{k}={v}") for k, v in normalized)
         string_to_sign = f"{request.method}&{_rawurlencode(base_uri)}&{query}"
         algorithm = hashlib.sha1 if method == "HMAC-SHA1" else hashlib.sha256
         digest = hmac.new(f"{CONSUMER_SECRET}&".encode(), string_to_sign.encode(), algorithm).digest()

@@ -1,0 +1,671 @@
+"""The store's state and its write rules (validation, totals, stock, refunds, trash).
+
+Records are plain JSON-friendly dicts keyed by id; dates are epoch seconds (UTC). Products and variations
+also keep the site-local wall-clock columns (``post_date``/``post_modified``) written at save time, as
+WordPress posts do, because non-GMT date queries compare against them.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+import string
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from woohub.sandbox.woocommerce.clock import Clock, fmt_local
+from woohub.sandbox.woocommerce.errors import WooError, invalid_param, missing_param
+from woohub.sandbox.woocommerce.payloads import ADDRESS_KEYS, dec, money, plain_decimal, slugify
+
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+ORDER_STATUS_SLUGS = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
+                      "checkout-draft", "trash"]
+PAID_STATUSES = ("processing", "completed")
+STOCK_STATUSES = ("processing", "completed", "on-hold")
+PRODUCT_STATUSES = ("draft", "pending", "private", "publish", "future", "trash")
+PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
+
+# where the id sequences of an empty store start (the recorded store's next ids)
+START = {"post": 207, "user": 44, "item": 129, "meta": 1000, "term": 26}
+
+
+def valid_email(value: str) -> bool:
+    return bool(EMAIL_RE.match(value or ""))
+
+
+class Store:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.tz = ZoneInfo("UTC")
+        self.clear()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self.seq = dict(START)
+        self.products: dict[int, dict[str, Any]] = {}
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.refunds: dict[int, dict[str, Any]] = {}
+        self.customers: dict[int, dict[str, Any]] = {}
+        self.coupons: dict[int, dict[str, Any]] = {}
+        self.categories: dict[int, dict[str, Any]] = {
+            15: {"id": 15, "name": "Uncategorized", "slug": "uncategorized", "parent": 0, "description": ""}
+        }
+        now = self.clock.now() - 86400 * 120
+        self.customers[1] = {
+            "id": 1, "created": now, "modified": None, "email": "admin@example.test", "first_name": "",
+            "last_name": "", "role": "administrator", "username": "admin", "billing": {}, "shipping": {},
+            "is_paying_customer": False, "meta_data": [],
+        }
+        self.rng = random.Random(0)
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy({
+            "seq": self.seq, "timezone": str(self.tz),
+            "products": list(self.products.values()), "orders": list(self.orders.values()),
+            "refunds": list(self.refunds.values()), "customers": list(self.customers.values()),
+            "coupons": list(self.coupons.values()), "categories": list(self.categories.values()),
+        })
+
+    def restore(self, data: dict[str, Any]) -> None:
+        data = copy.deepcopy(data)
+        self.seq = data["seq"]
+        self.tz = ZoneInfo(data.get("timezone", "UTC"))
+        for name in ("products", "orders", "refunds", "customers", "coupons", "categories"):
+            setattr(self, name, {int(r["id"]): r for r in data[name]})
+
+    def next_id(self, kind: str) -> int:
+        value = self.seq[kind]
+        self.seq[kind] += 1
+        return value
+
+    def meta(self, key: str, value: Any, display: bool = False) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": self.next_id("meta"), "key": key, "value": value}
+        if display:
+            entry["display_key"] = key
+            entry["display_value"] = value
+        return entry
+
+    def local(self, epoch: int) -> str:
+        return fmt_local(epoch, self.tz) or ""
+
+    def _touch(self, record: dict[str, Any], now: int | None = None) -> None:
+        now = self.clock.now() if now is None else now
+        record["modified"] = now
+        if "modified_local" in record:
+            record["modified_local"] = self.local(now)
+
+    # -- categories and coupons -----------------------------------------------------------------
+
+    def create_category(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name")
+        if not name:
+            raise missing_param("name")
+        escaped = name.replace("&", "&amp;")
+        slug = body.get("slug") or slugify(name)
+        if any(c["slug"] == slug for c in self.categories.values()):
+            raise WooError(400, "term_exists", "A term with the name provided already exists with this parent.",
+                           resource_id=next(c["id"] for c in self.categories.values() if c["slug"] == slug))
+        cid = self.next_id("term")
+        cat = {"id": cid, "name": escaped, "slug": slug, "parent": int(body.get("parent", 0)),
+               "description": body.get("description", "")}
+        self.categories[cid] = cat
+        return cat
+
+    def create_coupon(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = str(body.get("code", "")).strip().lower()
+        if not code:
+            raise missing_param("code")
+        if any(c["code"] == code for c in self.coupons.values()):
+            raise WooError(400, "woocommerce_rest_coupon_code_already_exists", "The coupon code already exists")
+        now = self.clock.now()
+        cid = self.next_id("post")
+        coupon = {"id": cid, "code": code, "amount": money(dec(body.get("amount", "0"))), "created": now,
+                  "modified": now, "discount_type": body.get("discount_type", "fixed_cart"),
+                  "description": body.get("description", ""), "individual_use": bool(body.get("individual_use")),
+                  "used_by": []}
+        self.coupons[cid] = coupon
+        return coupon
+
+    # -- products ---------------------------------------------------------------------------------
+
+    def product_derived(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Price, stock status and friends as WooCommerce computes them on read."""
+        if p["type"] == "variable":
+            children = [self.products[v] for v in p["variations"] if v in self.products]
+            prices = sorted(dec(self._effective_price(c)) for c in children if self._effective_price(c) != "")
+            statuses = {self._stock_status(c) for c in children}
+            stock_status = "instock" if "instock" in statuses else (
+                "onbackorder" if "onbackorder" in statuses else "outofstock")
+            price = money(prices[0]) if prices else ""
+            from woohub.sandbox.woocommerce.payloads import price_html
+
+            html = price_html("", price, False, money(prices[0]), money(prices[-1])) if prices else ""
+            return {"price": price, "on_sale": False, "stock_status": stock_status, "backordered": False,
+                    "price_html": html, "variations": sorted(v for v in p["variations"] if v in self.products)}
+        from woohub.sandbox.woocommerce.payloads import price_html
+
+        price = self._effective_price(p)
+        on_sale = p["sale_price"] != "" and dec(p["sale_price"]) < dec(p["regular_price"])
+        backordered = bool(p["manage_stock"] and p["backorders"] != "no" and (p["stock_quantity"] or 0) < 0)
+        return {"price": price, "on_sale": on_sale, "stock_status": self._stock_status(p),
+                "backordered": backordered, "price_html": price_html(p["regular_price"], price, on_sale),
+                "variations": []}
+
+    @staticmethod
+    def _effective_price(p: dict[str, Any]) -> str:
+        if p["sale_price"] != "":
+            return p["sale_price"]
+        return p["regular_price"]
+
+    @staticmethod
+    def _stock_status(p: dict[str, Any]) -> str:
+        if p["manage_stock"]:
+            qty = p["stock_quantity"] or 0
+            if qty > 0:
+                return "instock"
+            return "onbackorder" if p["backorders"] != "no" else "outofstock"
+        return p["stock_status"]
+
+    def related_ids(self, p: dict[str, Any]) -> list[int]:
+        pool = [q["id"] for q in self.products.values()
+                if q["id"] != p["id"] and q["type"] != "variation" and q["status"] == "publish"
+                and set(q["categories"]) & set(p["categories"])]
+        random.Random(p["id"]).shuffle(pool)
+        return pool[:4]
+
+    def _check_sku(self, sku: str, own_id: int | None) -> None:
+        if not sku:
+            return
+        for q in self.products.values():
+            if q["sku"] == sku and q["id"] != own_id and q["status"] != "trash":
+                n = 1
+                taken = {x["sku"] for x in self.products.values()}
+                while f"{sku}-{n}" in taken:
+                    n += 1
+                raise WooError(400, "product_invalid_sku", "Invalid or duplicated SKU.", resource_id=q["id"],
+                               unique_sku=f"{sku}-{n}")
+
+    def create_product(self, body: dict[str, Any], parent: dict[str, Any] | None = None) -> dict[str, Any]:
+        if body.get("id"):
+            code = "woocommerce_rest_product_variation_exists" if parent else "woocommerce_rest_product_exists"
+            raise WooError(400, code, f"Cannot create existing {'product_variation' if parent else 'product'}.")
+        ptype = "variation" if parent else body.get("type", "simple")
+        if ptype not in (*PRODUCT_TYPES, "variation"):
+            raise invalid_param("type", f"type is not one of {', '.join(PRODUCT_TYPES)}.", "rest_not_in_enum")
+        status = body.get("status", "publish")
+        if status not in PRODUCT_STATUSES[:-1] and status != "trash":
+            raise invalid_param("status", "status is not one of draft, pending, private, publish, and future.",
+                                "rest_not_in_enum")
+        self._check_sku(body.get("sku", ""), None)
+        now = self.clock.now()
+        pid = self.next_id("post")
+        name = body.get("name", "" if parent else "Product")
+        p: dict[str, Any] = {
+            "id": pid, "name": name, "slug": slugify(name) if not parent else "", "type": ptype, "status": status,
+            "featured": False, "catalog_visibility": "visible", "description": "", "short_description": "",
+            "sku": "", "regular_price": "", "sale_price": "", "total_sales": 0, "virtual": False,
+            "downloadable": False, "tax_status": "taxable", "tax_class": "", "manage_stock": False,
+            "stock_quantity": None, "backorders": "no", "low_stock_amount": None, "sold_individually": False,
+            "weight": "", "dimensions": {"length": "", "width": "", "height": ""}, "categories": [15],
+            "attributes": [], "variations": [], "meta_data": [], "stock_status": "instock",
+            "parent_id": parent["id"] if parent else 0, "created": now, "modified": now,
+            "created_local": self.local(now), "modified_local": self.local(now),
+        }
+        if not parent:
+            taken = {q["slug"] for q in self.products.values()}
+            base, n = p["slug"], 2
+            while p["slug"] in taken:
+                p["slug"] = f"{base}-{n}"
+                n += 1
+        self._apply_product(p, body)
+        self.products[pid] = p
+        if parent:
+            parent["variations"].append(pid)
+            self._touch(parent, now)
+        return p
+
+    def _apply_product(self, p: dict[str, Any], body: dict[str, Any]) -> None:
+        for key in ("name", "status", "featured", "catalog_visibility", "description", "short_description", "sku",
+                    "virtual", "downloadable", "tax_status", "tax_class", "manage_stock", "backorders",
+                    "sold_individually", "weight", "stock_status"):
+            if key in body:
+                p[key] = body[key]
+        for key in ("regular_price", "sale_price"):
+            if key in body:
+                p[key] = money(dec(body[key])) if body[key] not in ("", None) else ""
+        if "stock_quantity" in body:
+            p["stock_quantity"] = None if body["stock_quantity"] is None else int(body["stock_quantity"])
+        if "low_stock_amount" in body:
+            p["low_stock_amount"] = None if body["low_stock_amount"] in (None, "") else int(body["low_stock_amount"])
+        if "dimensions" in body:
+            p["dimensions"].update({k: str(v) for k, v in body["dimensions"].items()})
+        if "categories" in body:
+            ids = [int(c["id"]) for c in body["categories"] if int(c.get("id", 0)) in self.categories]
+            p["categories"] = ids or [15]
+        if "attributes" in body:
+            if p["type"] == "variation":
+                p["attributes"] = [{"name": a.get("name", ""), "option": a.get("option", "")} for a in body["attributes"]]
+            else:
+                p["attributes"] = [{"name": a.get("name", ""), "options": list(a.get("options", [])),
+                                    "visible": a.get("visible", False), "variation": a.get("variation", False)}
+                                   for a in body["attributes"]]
+        if p["manage_stock"] and p["stock_quantity"] is None:
+            p["stock_quantity"] = 0
+        if not p["manage_stock"]:
+            p["stock_quantity"] = None
+        if p["type"] == "variation":
+            p["categories"] = []
+
+    def update_product(self, p: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        if "sku" in body:
+            self._check_sku(body["sku"], p["id"])
+        if "type" in body and body["type"] not in PRODUCT_TYPES:
+            raise invalid_param("type", f"type is not one of {', '.join(PRODUCT_TYPES)}.", "rest_not_in_enum")
+        if "type" in body and p["type"] != "variation":
+            p["type"] = body["type"]
+        self._apply_product(p, body)
+        self._touch(p)
+        return p
+
+    def trash_product(self, p: dict[str, Any]) -> None:
+        p["meta_data"] += [self.meta("_wp_trash_meta_status", p["status"]),
+                           self.meta("_wp_trash_meta_time", str(self.clock.now())),
+                           self.meta("_wp_desired_post_slug", p["slug"])]
+        p["status"] = "trash"
+        p["slug"] = p["slug"] + "__trashed"
+        self._touch(p)
+
+    def delete_product(self, p: dict[str, Any]) -> None:
+        self.products.pop(p["id"], None)
+        if p["type"] == "variable":
+            for vid in p["variations"]:
+                self.products.pop(vid, None)
+        if p["type"] == "variation" and p["parent_id"] in self.products:
+            parent = self.products[p["parent_id"]]
+            parent["variations"] = [v for v in parent["variations"] if v != p["id"]]
+            self._touch(parent)
+
+    # -- customers --------------------------------------------------------------------------------
+
+    def _email_owner(self, email: str) -> int | None:
+        email = email.lower()
+        for c in self.customers.values():
+            if c["email"].lower() == email:
+                return c["id"]
+        return None
+
+    def create_customer(self, body: dict[str, Any], *, now: int | None = None) -> dict[str, Any]:
+        if body.get("id"):
+            raise WooError(400, "woocommerce_rest_customer_exists", "Cannot create existing resource.")
+        if "email" not in body:
+            raise missing_param("email")
+        email = str(body["email"]).strip()
+        if not valid_email(email):
+            raise WooError(400, "customer_invalid_email", "Invalid email address")
+        if self._email_owner(email) is not None:
+            raise WooError(400, "registration-error-email-exists",
+                           f"An account is already registered with {email}. Please log in or use a different "
+                           "email address.")
+        username = body.get("username") or re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower()) or "user"
+        if any(c["username"] == username for c in self.customers.values()):
+            if body.get("username"):
+                raise WooError(400, "registration-error-username-exists",
+                               "An account is already registered with that username. Please choose another.")
+            base, n = username, 1
+            while any(c["username"] == username for c in self.customers.values()):
+                username = f"{base}-{n}"
+                n += 1
+        now = self.clock.now() if now is None else now
+        cid = self.next_id("user")
+        c: dict[str, Any] = {
+            "id": cid, "created": now, "modified": now, "email": email, "first_name": body.get("first_name", ""),
+            "last_name": body.get("last_name", ""), "role": body.get("role", "customer"), "username": username,
+            "billing": {}, "shipping": {}, "is_paying_customer": False,
+            "meta_data": [] if body.get("password") else [self.meta("default_password_nag", "1")],
+        }
+        for part in ("billing", "shipping"):
+            c[part] = {k: str(v) for k, v in (body.get(part) or {}).items() if k in (*ADDRESS_KEYS, "email", "phone")}
+        self.customers[cid] = c
+        return c
+
+    def update_customer(self, c: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        if "email" in body and body["email"] != c["email"]:
+            email = str(body["email"]).strip()
+            owner = self._email_owner(email)
+            if not valid_email(email) or (owner is not None and owner != c["id"]):
+                raise WooError(400, "woocommerce_rest_customer_invalid_email", "Email address is invalid.")
+            c["email"] = email
+        if "username" in body and body["username"] != c["username"]:
+            raise WooError(400, "woocommerce_rest_customer_invalid_argument", "Username isn't editable.")
+        for key in ("first_name", "last_name"):
+            if key in body:
+                c[key] = str(body[key])
+        for part in ("billing", "shipping"):
+            if isinstance(body.get(part), dict):
+                c[part].update({k: str(v) for k, v in body[part].items() if k in (*ADDRESS_KEYS, "email", "phone")})
+        self._touch(c)
+        return c
+
+    def display_name(self, c: dict[str, Any]) -> str:
+        if c["first_name"] and c["last_name"]:
+            return f"{c['first_name']} {c['last_name']}"
+        return c["first_name"] or c["last_name"] or c["username"]
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def _line_from_product(self, spec: dict[str, Any]) -> dict[str, Any]:
+        qty = int(spec.get("quantity", 1))
+        pid = int(spec.get("product_id") or 0)
+        vid = int(spec.get("variation_id") or 0)
+        product = self.products.get(pid)
+        variation = self.products.get(vid) if vid else None
+        item: dict[str, Any] = {"id": self.next_id("item"), "quantity": qty, "meta_data": [], "parent_name": None}
+        if product is None or product["type"] == "variation" or (vid and variation is None):
+            item.update({"name": "", "product_id": 0, "variation_id": 0, "sku": None, "unit": Decimal(0)})
+        else:
+            source = variation or product
+            name = product["name"]
+            if variation:
+                name = f"{product['name']} - " + ", ".join(a["option"] for a in variation["attributes"])
+                item["parent_name"] = product["name"]
+                for a in variation["attributes"]:
+                    item["meta_data"].append({"id": self.next_id("meta"), "key": a["name"].lower(),
+                                              "value": a["option"], "display_key": a["name"],
+                                              "display_value": a["option"]})
+            item.update({"name": spec.get("name") or name, "product_id": pid, "variation_id": vid,
+                         "sku": source["sku"], "unit": dec(self._effective_price(source))})
+        subtotal = dec(spec["subtotal"]) if spec.get("subtotal") not in (None, "") else item["unit"] * qty
+        total = dec(spec["total"]) if spec.get("total") not in (None, "") else subtotal
+        del item["unit"]
+        item["subtotal"], item["total"] = money(subtotal), money(total)
+        return item
+
+    def _coupon_lines(self, specs: list[dict[str, Any]], order: dict[str, Any]) -> None:
+        order["coupon_lines"] = []
+        for spec in specs:
+            code = str(spec.get("code", "")).lower()
+            coupon = next((c for c in self.coupons.values() if c["code"] == code), None)
+            if coupon is None:
+                raise WooError(400, "woocommerce_rest_invalid_coupon", f'Coupon "{code}" does not exist!')
+            order["coupon_lines"].append({"id": self.next_id("item"), "code": code, "coupon_id": coupon["id"]})
+
+    def _apply_coupons(self, order: dict[str, Any]) -> None:
+        items = [i for i in order["line_items"]]
+        for item in items:
+            item["total"] = item["subtotal"]
+        for line in order["coupon_lines"]:
+            coupon = self.coupons.get(line["coupon_id"])
+            discount = Decimal(0)
+            if coupon is not None:
+                amount = dec(coupon["amount"])
+                subtotal = sum((dec(i["total"]) for i in items), Decimal(0))
+                for item in items:
+                    if coupon["discount_type"] == "percent":
+                        cut = (dec(item["total"]) * amount / 100).quantize(Decimal("0.01"))
+                    else:
+                        cut = (amount * dec(item["total"]) / subtotal).quantize(Decimal("0.01")) if subtotal else 0
+                    item["total"] = money(dec(item["total"]) - cut)
+                    discount += cut
+                info = f'[{coupon["id"]},"{coupon["code"]}","{coupon["discount_type"]}",{plain_decimal(amount)}]'
+                line.update({"discount_type": coupon["discount_type"],
+                             "nominal_amount": int(amount) if amount == int(amount) else float(amount)})
+            else:
+                info = "[]"
+                line.update({"discount_type": "fixed_cart", "nominal_amount": 0})
+            line["discount"] = plain_decimal(discount)
+            if not line.get("meta_data"):
+                line["meta_data"] = [{"id": self.next_id("meta"), "key": "coupon_info", "value": info,
+                                      "display_key": "coupon_info", "display_value": info}]
+
+    def _recalculate(self, order: dict[str, Any]) -> None:
+        if order["coupon_lines"]:
+            self._apply_coupons(order)
+        lines = sum((dec(i["total"]) for i in order["line_items"]), Decimal(0))
+        subtotal = sum((dec(i["subtotal"]) for i in order["line_items"]), Decimal(0))
+        shipping = sum((dec(s["total"]) for s in order["shipping_lines"]), Decimal(0))
+        fees = sum((dec(f["total"]) for f in order["fee_lines"]), Decimal(0))
+        order["discount_total"] = money(subtotal - lines)
+        order["shipping_total"] = money(shipping)
+        order["total"] = money(lines + shipping + fees)
+
+    def _check_billing_email(self, body: dict[str, Any], batch: bool) -> None:
+        billing = body.get("billing")
+        if not isinstance(billing, dict) or "email" not in billing:
+            return
+        email = billing["email"]
+        if batch:
+            if email and not valid_email(email):
+                raise WooError(400, "order_invalid_billing_email", "Invalid billing email address")
+        elif not valid_email(email):
+            raise invalid_param("billing", "Invalid email address.", "rest_invalid_email")
+
+    def _check_status(self, body: dict[str, Any]) -> None:
+        if "status" in body and body["status"] not in ORDER_STATUS_SLUGS:
+            raise invalid_param("status", "status is not one of " + ", ".join(ORDER_STATUS_SLUGS) + ".",
+                                "rest_not_in_enum")
+
+    def order_key(self) -> str:
+        return "wc_order_" + "".join(self.rng.choices(string.ascii_letters + string.digits, k=13))
+
+    def create_order(self, body: dict[str, Any], *, batch: bool = False) -> dict[str, Any]:
+        if body.get("id"):
+            raise WooError(400, "woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.")
+        self._check_billing_email(body, batch)
+        self._check_status(body)
+        customer_id = int(body.get("customer_id") or 0)
+        if customer_id and customer_id not in self.customers:
+            raise WooError(400, "woocommerce_rest_invalid_customer_id", "Customer ID is invalid.")
+        now = self.clock.now()
+        oid = self.next_id("post")
+        order: dict[str, Any] = {
+            "id": oid, "parent_id": int(body.get("parent_id", 0)), "status": "pending",
+            "currency": body.get("currency", "USD"), "created": now, "modified": now, "paid": None,
+            "completed": None, "discount_total": "0.00", "shipping_total": "0.00", "total": "0.00",
+            "customer_id": customer_id, "order_key": self.order_key(), "billing": {}, "shipping": {},
+            "payment_method": "", "payment_method_title": "", "transaction_id": "",
+            "created_via": body.get("created_via", "rest-api"), "customer_note": "", "meta_data": [],
+            "line_items": [], "shipping_lines": [], "fee_lines": [], "coupon_lines": [], "refund_ids": [],
+            "stock_reduced": False, "sales_recorded": False,
+        }
+        try:
+            self._apply_order(order, body, creating=True)
+        except WooError:
+            if self.seq["post"] == oid + 1:  # a rejected create saves nothing, so it takes no id
+                self.seq["post"] = oid
+            raise
+        self.orders[oid] = order
+        return order
+
+    def _apply_order(self, order: dict[str, Any], body: dict[str, Any], creating: bool = False) -> None:
+        for key in ("payment_method", "payment_method_title", "transaction_id", "customer_note", "currency"):
+            if key in body:
+                order[key] = str(body[key])
+        if "customer_id" in body and not creating:
+            cid = int(body["customer_id"] or 0)
+            if cid and cid not in self.customers:
+                raise WooError(400, "woocommerce_rest_invalid_customer_id", "Customer ID is invalid.")
+            order["customer_id"] = cid
+        for part in ("billing", "shipping"):
+            if isinstance(body.get(part), dict):
+                order[part].update({k: str(v) for k, v in body[part].items() if k in (*ADDRESS_KEYS, "email", "phone")})
+        if not order["billing"].get("email") and order["customer_id"] in self.customers:
+            order["billing"]["email"] = self.customers[order["customer_id"]]["email"]
+        if "line_items" in body:
+            for spec in body["line_items"]:
+                existing = next((i for i in order["line_items"] if spec.get("id") and i["id"] == spec["id"]), None)
+                if existing is not None:
+                    if int(spec.get("quantity", existing["quantity"])) == 0:
+                        order["line_items"].remove(existing)
+                        continue
+                    qty = int(spec.get("quantity", existing["quantity"]))
+                    unit = dec(existing["subtotal"]) / existing["quantity"] if existing["quantity"] else Decimal(0)
+                    existing["quantity"] = qty
+                    existing["subtotal"] = money(dec(spec["subtotal"]) if spec.get("subtotal") else unit * qty)
+                    existing["total"] = money(dec(spec["total"]) if spec.get("total") else dec(existing["subtotal"]))
+                else:
+                    order["line_items"].append(self._line_from_product(spec))
+        if "shipping_lines" in body:
+            for spec in body["shipping_lines"]:
+                order["shipping_lines"].append({"id": self.next_id("item"), "method_title": spec.get("method_title", ""),
+                                                "method_id": spec.get("method_id", ""),
+                                                "total": money(dec(spec.get("total", "0")))})
+        if "fee_lines" in body:
+            for spec in body["fee_lines"]:
+                order["fee_lines"].append({"id": self.next_id("item"), "name": spec.get("name", ""),
+                                           "tax_status": spec.get("tax_status", "taxable"),
+                                           "total": money(dec(spec.get("total", "0")))})
+        if "coupon_lines" in body:
+            self._coupon_lines(body["coupon_lines"], order)
+        if "meta_data" in body:
+            for m in body["meta_data"]:
+                order["meta_data"].append(self.meta(str(m.get("key", "")), m.get("value")))
+        if any(k in body for k in ("line_items", "shipping_lines", "fee_lines", "coupon_lines")):
+            self._recalculate(order)
+        if "coupon_lines" in body:
+            for line in order["coupon_lines"]:
+                coupon = self.coupons.get(line["coupon_id"])
+                if coupon is not None:
+                    coupon["used_by"].append(str(order["customer_id"]) if order["customer_id"]
+                                             else order["billing"].get("email", ""))
+        status = body.get("status", order["status"])
+        if body.get("set_paid") is True and status in ("pending", "on-hold", "failed", "cancelled"):
+            status = "processing"
+        if body.get("set_paid") is True and order["paid"] is None:
+            order["paid"] = self.clock.now()
+        self.set_order_status(order, status)
+
+    def set_order_status(self, order: dict[str, Any], status: str) -> None:
+        old = order["status"]
+        order["status"] = status
+        now = self.clock.now()
+        if status in PAID_STATUSES and order["paid"] is None:
+            order["paid"] = now
+        if status == "completed" and old != "completed":
+            order["completed"] = now
+        if status in STOCK_STATUSES:
+            self._reduce_stock(order)
+        if status in ("cancelled", "pending") and old != status:
+            self._restore_stock(order)
+        if status in PAID_STATUSES and order["customer_id"] in self.customers:
+            customer = self.customers[order["customer_id"]]
+            if not customer["is_paying_customer"]:
+                customer["is_paying_customer"] = True
+                self._touch(customer, now)
+        if status == "refunded" and old != "refunded":
+            remaining = dec(order["total"]) - self.refunded_total(order)
+            if remaining > 0:
+                self._add_refund(order, remaining, "Order fully refunded.", "full", [], False)
+
+    def _stock_products(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        target = self.products.get(item["variation_id"] or item["product_id"])
+        return target
+
+    def _reduce_stock(self, order: dict[str, Any]) -> None:
+        if not order["sales_recorded"]:
+            order["sales_recorded"] = True
+            for item in order["line_items"]:
+                product = self.products.get(item["product_id"])
+                if product is not None:
+                    product["total_sales"] += item["quantity"]
+        if order["stock_reduced"]:
+            return
+        order["stock_reduced"] = True
+        now = self.clock.now()
+        for item in order["line_items"]:
+            target = self._stock_products(item)
+            if target is None or not target["manage_stock"]:
+                continue
+            target["stock_quantity"] = (target["stock_quantity"] or 0) - item["quantity"]
+            self._touch(target, now)
+            item["meta_data"].append(self.meta("_reduced_stock", str(item["quantity"]), display=True))
+
+    def _restore_stock(self, order: dict[str, Any]) -> None:
+        if not order["stock_reduced"]:
+            return
+        order["stock_reduced"] = False
+        now = self.clock.now()
+        for item in order["line_items"]:
+            reduced = next((m for m in item["meta_data"] if m["key"] == "_reduced_stock"), None)
+            target = self._stock_products(item)
+            if reduced is None:
+                continue
+            if target is not None and target["manage_stock"]:
+                target["stock_quantity"] = (target["stock_quantity"] or 0) + int(reduced["value"])
+                self._touch(target, now)
+            item["meta_data"].remove(reduced)
+
+    def update_order(self, order: dict[str, Any], body: dict[str, Any], *, batch: bool = False) -> dict[str, Any]:
+        self._check_billing_email(body, batch)
+        self._check_status(body)
+        self._apply_order(order, body)
+        self._touch(order)
+        return order
+
+    def trash_order(self, order: dict[str, Any]) -> None:
+        order["meta_data"] += [self.meta("_wp_trash_meta_status", "wc-" + order["status"]),
+                               self.meta("_wp_trash_meta_time", str(self.clock.now()))]
+        order["status"] = "trash"
+        self._touch(order)
+
+    def delete_order(self, order: dict[str, Any]) -> None:
+        self.orders.pop(order["id"], None)
+        for rid in order["refund_ids"]:
+            self.refunds.pop(rid, None)
+
+    # -- refunds ----------------------------------------------------------------------------------
+
+    def refunded_total(self, order: dict[str, Any]) -> Decimal:
+        return sum((dec(self.refunds[r]["amount"]) for r in order["refund_ids"] if r in self.refunds), Decimal(0))
+
+    def create_refund(self, order: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        specs = body.get("line_items") or []
+        amount = dec(body["amount"]) if body.get("amount") not in (None, "") else sum(
+            (dec(s.get("refund_total", 0)) for s in specs), Decimal(0))
+        if amount <= 0:
+            raise WooError(400, "woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.")
+        if amount > dec(order["total"]) - self.refunded_total(order):
+            raise WooError(500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", bare_data=True)
+        refund = self._add_refund(order, amount, str(body.get("reason", "")), "partial", specs,
+                                  bool(body.get("restock_items")))
+        if self.refunded_total(order) >= dec(order["total"]) and order["status"] != "refunded":
+            refund["meta_data"][0]["value"] = "full"
+            order["status"] = "refunded"
+        return refund
+
+    def _add_refund(self, order: dict[str, Any], amount: Decimal, reason: str, kind: str,
+                    specs: list[dict[str, Any]], restock: bool) -> dict[str, Any]:
+        now = self.clock.now()
+        rid = self.next_id("post")
+        lines = []
+        for spec in specs:
+            original = next((i for i in order["line_items"] if i["id"] == int(spec.get("id", 0))), None)
+            if original is None:
+                continue
+            qty = int(spec.get("quantity", 0))
+            total = dec(spec.get("refund_total", 0))
+            lines.append({
+                "id": self.next_id("item"), "name": original["name"], "product_id": original["product_id"],
+                "variation_id": original["variation_id"], "quantity": -qty, "subtotal": money(-total),
+                "total": money(-total), "sku": original["sku"], "parent_name": original.get("parent_name"),
+                "meta_data": [self.meta("_refunded_item_id", str(original["id"]), display=True)],
+            })
+            if restock and qty:
+                target = self._stock_products(original)
+                reduced = next((m for m in original["meta_data"] if m["key"] == "_reduced_stock"), None)
+                if target is not None and target["manage_stock"]:
+                    target["stock_quantity"] = (target["stock_quantity"] or 0) + qty
+                    self._touch(target, now)
+                if reduced is not None:
+                    value = str(max(0, int(reduced["value"]) - qty))
+                    reduced["value"] = reduced["display_value"] = value
+                original["meta_data"].append(self.meta("_restock_refunded_items", str(qty), display=True))
+        refund = {"id": rid, "order_id": order["id"], "created": now, "amount": money(amount), "reason": reason,
+                  "meta_data": [{"id": self.next_id("meta"), "key": "_refund_type", "value": kind}],
+                  "line_items": lines}
+        self.refunds[rid] = refund
+        order["refund_ids"].append(rid)
+        self._touch(order, now)
+        return refund
