@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -59,6 +60,8 @@ def demo_environment(args: argparse.Namespace) -> dict[str, str]:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # One signing secret for the API server and the task runners (the Task Execution API's tokens).
+            "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(32),
             "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
                 {"conn_type": "http", "host": "127.0.0.1", "port": args.hubspot_port, "schema": "http",
                  "password": "sandbox-token"}

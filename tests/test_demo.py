@@ -3,6 +3,7 @@ and run by Airflow's own scheduler against the sandbox APIs (scripts/demo.py --c
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -21,11 +22,14 @@ def _free_port() -> int:
 
 @pytest.mark.timeout(600)
 def test_demo_brings_up_airflow_and_its_dag_runs_succeed(tmp_path: Path) -> None:
+    # A user's shell, not this test session's Airflow settings (conftest points those at a temp home).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_HOME", "WOOHUB_"))}
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py"), "--check", "--timeout", "420",
          "--port", str(_free_port()), "--hubspot-port", str(_free_port()), "--woo-port", str(_free_port()),
          "--home", str(tmp_path / "airflow-home"), "--data", str(tmp_path / "demo-data")],
-        capture_output=True, text=True, timeout=480, check=False,
+        capture_output=True, text=True, timeout=480, check=False, env=env,
     )
     output = result.stdout + result.stderr
     logs = (tmp_path / "demo-data" / "airflow.log")
