@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,17 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
 from woohub.sandbox.control import SandboxControl
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_TOKEN = "sandbox-token"
 WOO_KEY, WOO_SECRET = "ck_sandbox", "cs_sandbox"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ class Sandbox:
 
 def pytest_configure(config: pytest.Config) -> None:
     home = Path(tempfile.mkdtemp(prefix="woohub-airflow-home-"))
-    hubspot_port, woo_port = _free_port(), _free_port()
+    hubspot_port, woo_port = free_port(), free_port()
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),

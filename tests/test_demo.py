@@ -4,20 +4,16 @@ and run by Airflow's own scheduler against the sandbox APIs (scripts/demo.py --c
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.timeout(600)
@@ -27,7 +23,7 @@ def test_demo_brings_up_airflow_and_its_dag_runs_succeed(tmp_path: Path) -> None
            if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_HOME", "WOOHUB_"))}
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py"), "--check", "--timeout", "420",
-         "--port", str(_free_port()), "--hubspot-port", str(_free_port()), "--woo-port", str(_free_port()),
+         "--port", str(free_port()), "--hubspot-port", str(free_port()), "--woo-port", str(free_port()),
          "--home", str(tmp_path / "airflow-home"), "--data", str(tmp_path / "demo-data")],
         capture_output=True, text=True, timeout=480, check=False, env=env,
     )

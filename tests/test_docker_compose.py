@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import free_port
 from woohub.sandbox.control import SandboxControl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,17 +60,12 @@ def test_airflow_service_commands_exist(service: str) -> None:
     assert result.returncode == 0, f"`airflow {command}` is not an Airflow command: {result.stderr[-500:]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def test_sandbox_service_command_runs_natively(tmp_path: Path) -> None:
     """The sandbox service's exact command line, on free ports, serves both APIs and saves its state."""
     command = list(COMPOSE["services"]["sandbox"]["command"])
     assert command[:3] == ["python", "-m", "woohub.sandbox"]
-    ports = {"--hubspot-port": str(_free_port()), "--woo-port": str(_free_port()),
+    ports = {"--hubspot-port": str(free_port()), "--woo-port": str(free_port()),
              "--state": str(tmp_path / "state.json"), "--host": "127.0.0.1"}
     argv = [sys.executable] + [ports.get(command[i - 1], arg) for i, arg in enumerate(command) if i > 0]
     process = subprocess.Popen(argv + ["--customers", "5", "--products", "5", "--orders", "5"],

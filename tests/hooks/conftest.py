@@ -1,5 +1,9 @@
-"""Helpers for the hook tests: Airflow connections defined through ``AIRFLOW_CONN_*`` variables, and a fast
-retry policy so retry tests take milliseconds."""
+"""Fixtures for the hook tests: Airflow connections defined through ``AIRFLOW_CONN_*`` variables, recorded
+retry sleeps and captured logs.
+
+Nothing here may import Airflow (or ``woohub.hooks``) at module level: this conftest loads before the
+top-level ``pytest_configure`` points Airflow at the test's temporary home and database.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from woohub.hooks import RetryPolicy
-
-FAST_RETRIES = RetryPolicy(max_attempts=4, max_retry_seconds=10, backoff_initial_seconds=0.01,
-                           backoff_max_seconds=0.05, backoff_jitter_seconds=0.0)
 
 MakeConnection = Callable[..., str]
 

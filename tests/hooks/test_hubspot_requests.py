@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
-from tests.hooks.conftest import FAST_RETRIES, MakeConnection
+from tests.hooks.conftest import MakeConnection
+from tests.hooks.policies import FAST_RETRIES
 from woohub.hooks import (
     AmbiguousWriteError,
     DailyLimitError,
     FatalHTTPError,
     HubSpotHook,
+    RetryableHTTPError,
     RetryPolicy,
 )
 
@@ -136,7 +140,7 @@ def test_retries_stop_at_max_attempts(make_connection: MakeConnection, requests_
                               extra={"max_attempts": 3, "backoff_initial_seconds": 0.01, "rate_limits_enabled": False})
     hook = HubSpotHook(conn_id)
     requests_mock.get(CONTACTS, status_code=503, json={"message": "unavailable"})
-    with pytest.raises(FatalHTTPError.__mro__[1]):  # ApiHTTPError: RetryableHTTPError after the last attempt
+    with pytest.raises(RetryableHTTPError):  # re-raised after the last attempt
         list(hook.iter_objects("contacts"))
     assert requests_mock.call_count == 3 == hook.retry_policy.max_attempts
     assert isinstance(hook.retry_policy, RetryPolicy)
@@ -162,16 +166,13 @@ def test_oauth_refreshes_once_on_401_and_follows_rotation_without_logging_secret
         assert secret not in repr(oauth_hook) and secret not in repr(oauth_hook.token_source)
 
 
-def test_oauth_refreshes_before_expiry(oauth_hook, requests_mock, monkeypatch) -> None:
-    token = requests_mock.post(f"{BASE}/oauth/v1/token", [_token_response("a1", "refresh-one", expires_in=600),
-                                                          _token_response("a2", "refresh-one", expires_in=600)])
+def test_oauth_refreshes_before_expiry(oauth_hook, requests_mock) -> None:
+    token = requests_mock.post(f"{BASE}/oauth/v1/token", [_token_response("a1", "refresh-one", expires_in=1),
+                                                          _token_response("a2", "refresh-one", expires_in=1)])
     requests_mock.get(CONTACTS, json={"results": []})
-    clock = [1000.0]
-    monkeypatch.setattr("woohub.hooks.hubspot_auth.time.monotonic", lambda: clock[0])
     list(oauth_hook.iter_objects("contacts"))
-    clock[0] += 200  # well before the 300 s margin: same token
-    list(oauth_hook.iter_objects("contacts"))
-    clock[0] += 150  # inside the margin: refreshed before expiry
+    list(oauth_hook.iter_objects("contacts"))  # same token while far from expiry
+    time.sleep(0.6)  # the margin is capped at half the lifetime: refreshed 0.5 s before the 1 s expiry
     list(oauth_hook.iter_objects("contacts"))
     assert token.call_count == 2
     assert [r.headers["Authorization"] for r in requests_mock.request_history if "crm" in r.url] == [

@@ -106,7 +106,8 @@ class ApiHook(HttpHook):
         setattr(self, self.conn_name_attr, conn_id)
         self._retry_policy_override = retry_policy
         self._session: Session | None = None
-        self._session_lock = threading.Lock()
+        self._session_lock = threading.RLock()
+        self._extra: dict[str, Any] | None = None
         self._calls_lock = threading.Lock()
         self.api_calls: Counter[str] = Counter()
 
@@ -115,7 +116,9 @@ class ApiHook(HttpHook):
     @property
     def extra(self) -> dict[str, Any]:
         """The connection's extra as a dict (read once per hook)."""
-        self.get_conn()
+        if self._extra is None:
+            self.get_conn()
+        assert self._extra is not None
         return self._extra
 
     @property

@@ -174,7 +174,9 @@ class HubSpotHook(ApiHook):
         category = body.get("category") or body.get("policyName") or body.get("errorType")
         return body.get("correlationId"), category, str(body.get("message") or response.reason or "error")
 
-    def _classify_response(self, response: Response, method: str, path: str, idempotent: bool) -> Any:
+    def _classify_response(self, response: Response, method: str, path: str,
+                           idempotent: bool) -> ApiHTTPError | None:
+        """As the base class, but a 429 from the daily policy is fatal: retrying before midnight is futile."""
         error = super()._classify_response(response, method, path, idempotent)
         if response.status_code == 429 and error is not None and error.category == "DAILY":
             return DailyLimitError(error.message, method=method, path=path, status=429,

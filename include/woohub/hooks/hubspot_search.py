@@ -64,16 +64,17 @@ def search_body(filter_groups: Sequence[Mapping[str, Any]] | None, sorts: Sequen
 
 
 def paged_search(hook: HubSpotHook, object_type: str, body: dict[str, Any]) -> Generator[dict[str, Any], None, bool]:
-    """Yield every record of one search query; return ``True`` if it stopped at the 10,000 cap."""
+    """Yield every record of one search query; return ``True`` if it stopped at the 10,000 cap with
+    matching records left over (``total`` beyond the offset reached)."""
     body = dict(body)
     while True:
         page = hook.request("POST", f"/crm/v3/objects/{object_type}/search", json=body, idempotent=True).json()
-        yield from page.get("results", [])
+        results = page.get("results", [])
+        yield from results
+        reached = int(body.get("after", 0)) + len(results)
         after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if after is None:
-            return False
-        if int(after) + body["limit"] > SEARCH_CAP:
-            return int(page.get("total", SEARCH_CAP)) > int(after)
+        if after is None or int(after) + body["limit"] > SEARCH_CAP:
+            return after is not None or reached >= SEARCH_CAP and int(page.get("total", 0)) > reached
         body["after"] = str(after)
 
 
@@ -98,7 +99,7 @@ def search_all(hook: HubSpotHook, object_type: str, filter_groups: Sequence[Mapp
         body = search_body(_anchored(filter_groups, anchor), sorts, props, MAX_SEARCH_PAGE, None)
         window_start = last
         window = yield from _unseen(paged_search(hook, object_type, body), sort_property, last, seen_at_last)
-        if not window.capped:
+        if not window.capped or window.last is None:
             return
         last, seen_at_last = window.last, window.seen_at_last
         if unique:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 
 
 class RollingWindowLimiter:
-    """Admits at most ``limit`` calls in any ``window_seconds`` rolling window; :meth:`acquire` blocks until
+    """Admits at most ``limit - margin`` calls in any ``window_seconds`` rolling window; :meth:`acquire` blocks until
     a call may start. Thread-safe: calls from several threads share one budget.
 
-    :meth:`observe` adapts to the server's view (``X-HubSpot-RateLimit-*`` headers): when the server reports
-    fewer calls left than the margin allows, new calls wait until the window should have freed enough of them.
+    :meth:`observe` adapts to the server's view (``X-HubSpot-RateLimit-Remaining``): calls the server
+    counted that this limiter did not make (another process on the same app) take up budget here too.
     """
 
     def __init__(
@@ -33,7 +33,6 @@ class RollingWindowLimiter:
         self._clock = clock
         self._sleep = sleep
         self._starts: deque[float] = deque()
-        self._paused_until = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -56,26 +55,23 @@ class RollingWindowLimiter:
     def _delay_locked(self, now: float) -> float:
         while self._starts and self._starts[0] <= now - self.window_seconds:
             self._starts.popleft()
-        if now < self._paused_until:
-            return self._paused_until - now
         if len(self._starts) < self.budget:
             return 0.0
         return self._starts[0] + self.window_seconds - now
 
-    def observe(self, remaining: int, interval_seconds: float | None = None) -> None:
-        """Take the server's count of calls left in the current window into account."""
-        if remaining > self.margin:
-            return
-        window = interval_seconds or self.window_seconds
-        pause = window * (self.margin - remaining + 1) / self.limit
+    def observe(self, remaining: int) -> None:
+        """Take the server's count of calls left in its window into account: calls the server counted but
+        this limiter did not (other clients of the same app, other processes) are recorded as if made now,
+        so new calls wait until the server's window has room again. Never makes the limiter less strict."""
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + pause)
+            now = self._clock()
+            self._delay_locked(now)  # drop expired starts
+            unseen = (self.limit - remaining) - len(self._starts)
+            self._starts.extend([now] * max(0, unseen))
 
     def observe_headers(self, headers: Mapping[str, str], prefix: str = "X-HubSpot-RateLimit") -> None:
-        """:meth:`observe` from ``<prefix>-Remaining`` and ``<prefix>-Interval-Milliseconds`` headers, if sent."""
+        """:meth:`observe` from the ``<prefix>-Remaining`` header, if sent (search responses carry none)."""
         remaining = headers.get(f"{prefix}-Remaining")
         if remaining is None or not remaining.strip().lstrip("-").isdigit():
             return
-        interval_ms = headers.get(f"{prefix}-Interval-Milliseconds", "")
-        interval = int(interval_ms) / 1000 if interval_ms.isdigit() else None
-        self.observe(int(remaining), interval)
+        self.observe(int(remaining))

@@ -34,7 +34,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
 from woohub.hooks.base import ApiHook
-from woohub.hooks.http_errors import ApiHTTPError, AuthenticationError, FatalHTTPError
+from woohub.hooks.http_errors import AmbiguousWriteError, ApiHTTPError, AuthenticationError, FatalHTTPError
 from woohub.hooks.outcomes import RecordOutcome
 from woohub.hooks.retry import RetryPolicy
 
@@ -204,7 +204,7 @@ class WooCommerceHook(ApiHook):
         except AuthenticationError:
             raise
         except FatalHTTPError as error:
-            code = "AMBIGUOUS_WRITE" if type(error).__name__ == "AmbiguousWriteError" else (
+            code = "AMBIGUOUS_WRITE" if isinstance(error, AmbiguousWriteError) else (
                 error.error_id or f"HTTP_{error.status}")
             return [RecordOutcome.failure(key, code, error.message) for _a, key, _p in items]
         return batch_outcomes(items, response.json())
