@@ -189,6 +189,36 @@ def resolve_dead_letters(engine: Engine, object_type: str, source_keys: Iterable
             )
 
 
+def set_dead_letter_refs(engine: Engine, object_type: str, refs: Mapping[str, str]) -> None:
+    """Remember, per failed ``source_key``, the staged record (``"<stream>:<source_id>"``) to re-process."""
+    with engine.begin() as connection:
+        for key, ref in refs.items():
+            connection.execute(update(dead_letter).where(and_(
+                dead_letter.c.object_type == object_type, dead_letter.c.source_key == key)).values(source_ref=ref))
+
+
+def claim_due_dead_letters(engine: Engine, run_id: str) -> int:
+    """Mark unresolved dead letters whose retry time has come as retried by ``run_id``; returns how many."""
+    with engine.begin() as connection:
+        return connection.execute(
+            update(dead_letter)
+            .where(and_(dead_letter.c.resolved_at.is_(None), dead_letter.c.next_retry_at <= utcnow()))
+            .values(retry_run_id=run_id)
+        ).rowcount
+
+
+def retry_refs(engine: Engine, run_id: str) -> dict[str, set[str]]:
+    """``stream -> source ids`` to re-process in ``run_id``, from the dead letters it claimed."""
+    query = select(dead_letter.c.source_ref).where(dead_letter.c.retry_run_id == run_id)
+    refs: dict[str, set[str]] = {}
+    with engine.connect() as connection:
+        for (ref,) in connection.execute(query):
+            if ref and ":" in ref:
+                stream, source_id = ref.split(":", 1)
+                refs.setdefault(stream, set()).add(source_id)
+    return refs
+
+
 def dead_letters(engine: Engine, object_type: str | None = None, *, due_only: bool = False,
                  include_resolved: bool = False) -> list[dict[str, Any]]:
     query = select(dead_letter)

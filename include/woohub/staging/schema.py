@@ -66,6 +66,8 @@ dead_letter = Table(
     Column("next_retry_at", DateTime, nullable=False, index=True),
     Column("last_run_id", String(250), nullable=False),
     Column("resolved_at", DateTime, nullable=True),
+    Column("source_ref", String(400), nullable=True),  # staged record to re-process, e.g. "orders:123"
+    Column("retry_run_id", String(250), nullable=True, index=True),  # the run that claimed the retry
 )
 
 quarantine = Table(

@@ -1,0 +1,220 @@
+"""Incremental extraction from WooCommerce into the staging tables.
+
+Orders and products are filtered by the server on their GMT modification time. WooCommerce's
+``modified_after``/``modified_before`` are strict and have one-second resolution, so a window
+``[start, end)`` is asked for as ``modified_after = start - 1 s`` and ``modified_before = end``, with
+naive UTC values and ``dates_are_gmt=true`` (a ``Z`` together with ``dates_are_gmt`` shifts the window).
+
+Page numbers are not safe for a moving result set: a record modified while we page leaves the window (or
+moves to its end) and shifts every later record one place forward, so one record would be skipped for
+good. :func:`iter_modified_keyset` therefore walks the window by modification time instead: always page 1,
+``orderby=modified&order=asc``, restarting after the last second seen; a record modified meanwhile moves
+to the end of the walk, where it is read again.
+
+Customers cannot be filtered by modification time (a real store silently ignores ``modified_after`` on
+``/customers``); :func:`extract_customers` finds changed customers three ways instead — customers of
+orders changed in the window, customers registered since the window start, and a periodic full scan that
+compares content hashes with what is staged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from woohub.hooks import WooCommerceHook
+from woohub.hooks.woocommerce import gmt_param
+from woohub.staging import repository
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+ONE_SECOND = timedelta(seconds=1)
+GMT_MODIFIED = "date_modified_gmt"
+
+
+@dataclass(frozen=True)
+class ExtractWindow:
+    """What a run extracts: records modified in ``[start, end)`` (naive UTC), or everything if ``full``."""
+
+    start: datetime | None
+    end: datetime
+    full: bool = False
+
+    def describe(self) -> str:
+        return "full resync" if self.full else f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+@dataclass
+class ExtractResult:
+    """Counts of one stream's extraction, small enough for XCom."""
+
+    stream: str
+    staged: int = 0
+    api_calls: int = 0
+    details: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stream": self.stream, "staged": self.staged, "api_calls": self.api_calls, **self.details}
+
+
+def _parse_gmt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def iter_modified_keyset(hook: WooCommerceHook, resource: str, window: ExtractWindow,
+                         params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of ``resource`` modified in ``window``, walked by modification time (see module doc).
+    A record modified again during the walk can come twice (with different modification times)."""
+    if window.full:
+        yield from hook.iter_records(resource, {**(params or {}), "orderby": "id", "order": "asc"})
+        return
+    cursor = window.start - ONE_SECOND
+    seen: set[tuple[Any, str]] = set()
+    while True:
+        query = {**(params or {}), "modified_after": gmt_param(cursor), "modified_before": gmt_param(window.end),
+                 "dates_are_gmt": "true", "orderby": "modified", "order": "asc", "per_page": PAGE_SIZE, "page": 1}
+        records = hook.request("GET", f"/{resource}", params=query).json()
+        for record in records:
+            key = (record["id"], record.get(GMT_MODIFIED) or "")
+            if key not in seen:
+                seen.add(key)
+                yield record
+        if len(records) < PAGE_SIZE:
+            return
+        last = max(_parse_gmt(r.get(GMT_MODIFIED)) for r in records)
+        if last - ONE_SECOND <= cursor:  # a whole page inside one second: drain that second by id
+            yield from _drain_second(hook, resource, last, params, seen)
+            cursor = last
+        else:
+            cursor = last - ONE_SECOND
+
+
+def _drain_second(hook: WooCommerceHook, resource: str, second: datetime, params: dict[str, Any] | None,
+                  seen: set[tuple[Any, str]]) -> Iterator[dict[str, Any]]:
+    """All records modified within one second (more than a page of them), by id; repeated until a pass
+    finds nothing new, so a record shifted by a concurrent change is still read."""
+    window = {"modified_after": gmt_param(second - ONE_SECOND), "modified_before": gmt_param(second + ONE_SECOND),
+              "dates_are_gmt": "true"}
+    while True:
+        new = 0
+        for record in hook.iter_records(resource, {**(params or {}), **window}):
+            key = (record["id"], record.get(GMT_MODIFIED) or "")
+            if key not in seen:
+                seen.add(key)
+                new += 1
+                yield record
+        if new == 0:
+            return
+
+
+def _calls(hook: WooCommerceHook) -> int:
+    return sum(hook.api_calls.values())
+
+
+def _latest_per_id(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per id, the most recently modified (a keyset walk may read a record twice)."""
+    latest: dict[Any, dict[str, Any]] = {}
+    for record in records:
+        before = latest.get(record["id"])
+        if before is None or (record.get(GMT_MODIFIED) or "") >= (before.get(GMT_MODIFIED) or ""):
+            latest[record["id"]] = record
+    return list(latest.values())
+
+
+def extract_orders(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str) -> ExtractResult:
+    """Stage every order modified in the window, trashed ones included (``status=any`` leaves them out)."""
+    before = _calls(hook)
+    live = list(iter_modified_keyset(hook, "orders", window))
+    trashed = list(iter_modified_keyset(hook, "orders", window, {"status": "trash"}))
+    orders = _latest_per_id(live + trashed)
+    staged = repository.stage_records(engine, "orders", orders, run_id)
+    return ExtractResult("orders", staged, _calls(hook) - before, {"trashed": len({o["id"] for o in trashed})})
+
+
+def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str,
+                     order_run_id: str | None = None) -> ExtractResult:
+    """Stage products modified in the window (trashed included), the variations of changed variable
+    products, and the variations and products named by this run's staged orders that are not staged yet."""
+    before = _calls(hook)
+    live = list(iter_modified_keyset(hook, "products", window))
+    trashed = list(iter_modified_keyset(hook, "products", window, {"status": "trash"}))
+    products = _latest_per_id(live + trashed)
+    parents = {p["id"] for p in products if p.get("type") == "variable"}
+    parents |= _variable_parents_of_ordered_variations(engine, order_run_id or run_id)
+    variations = [dict(v, parent_id=v.get("parent_id") or parent)
+                  for parent in sorted(parents)
+                  for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"})]
+    missing = _ordered_products_not_staged(engine, order_run_id or run_id, {p["id"] for p in products})
+    fetched = [p for p in (hook.get("products", pid) for pid in sorted(missing)) if p is not None]
+    staged = repository.stage_records(engine, "products", products + variations + fetched, run_id)
+    return ExtractResult("products", staged, _calls(hook) - before,
+                         {"variations": len(variations), "trashed": len({p["id"] for p in trashed}),
+                          "fetched_for_orders": len(fetched)})
+
+
+def _order_lines(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    return [line for order in repository.staged_payloads(engine, "orders", run_id=run_id)
+            for line in order.get("line_items") or []]
+
+
+def _variable_parents_of_ordered_variations(engine: Engine, run_id: str) -> set[int]:
+    """Parents of variations sold in this run's orders whose variation is not staged yet."""
+    lines = [line for line in _order_lines(engine, run_id) if line.get("variation_id")]
+    staged = set(repository.staged_hashes(engine, "products"))
+    return {int(line["product_id"]) for line in lines
+            if line.get("product_id") and str(line["variation_id"]) not in staged}
+
+
+def _ordered_products_not_staged(engine: Engine, run_id: str, just_staged: set[int]) -> set[int]:
+    staged = set(repository.staged_hashes(engine, "products"))
+    return {int(line["product_id"]) for line in _order_lines(engine, run_id)
+            if line.get("product_id") and not line.get("variation_id")
+            and str(line["product_id"]) not in staged and int(line["product_id"]) not in just_staged}
+
+
+def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str, *,
+                      full_scan: bool, order_run_id: str | None = None) -> ExtractResult:
+    """Stage customers that may have changed: see the module docstring. With ``full_scan`` every customer
+    is read and those whose content differs from the staged copy (or are new) are staged."""
+    before = _calls(hook)
+    known = repository.staged_hashes(engine, "customers")
+    if full_scan or window.full:
+        everyone = hook.iter_records("customers", {"role": "all", "orderby": "id", "order": "asc"})
+        changed = [c for c in everyone if known.get(str(c["id"])) != repository.content_hash(c)]
+        staged = repository.stage_records(engine, "customers", changed, run_id)
+        return ExtractResult("customers", staged, _calls(hook) - before, {"full_scan": 1})
+    ordered = _customers_of_orders(engine, order_run_id or run_id)
+    by_id = {c["id"]: c for c in _customers_by_id(hook, ordered)}
+    for customer in _registered_since(hook, window.start):
+        by_id[customer["id"]] = customer
+    changed = [c for c in by_id.values() if known.get(str(c["id"])) != repository.content_hash(c)]
+    staged = repository.stage_records(engine, "customers", changed, run_id)
+    return ExtractResult("customers", staged, _calls(hook) - before,
+                         {"full_scan": 0, "of_orders": len(ordered), "checked": len(by_id)})
+
+
+def _customers_of_orders(engine: Engine, run_id: str) -> set[int]:
+    return {int(o["customer_id"]) for o in repository.staged_payloads(engine, "orders", run_id=run_id)
+            if o.get("customer_id")}
+
+
+def _customers_by_id(hook: WooCommerceHook, ids: set[int]) -> Iterator[dict[str, Any]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), PAGE_SIZE):
+        chunk = ",".join(str(i) for i in ordered[start : start + PAGE_SIZE])
+        yield from hook.iter_records("customers", {"include": chunk, "role": "all"})
+
+
+def _registered_since(hook: WooCommerceHook, since: datetime) -> Iterator[dict[str, Any]]:
+    """Customers registered at or after ``since``, newest first, stopping at the first older page."""
+    for page in hook.iter_pages("customers", {"orderby": "registered_date", "order": "desc", "role": "all"}):
+        recent = [c for c in page if (_parse_gmt(c.get("date_created_gmt")) or datetime.max) >= since]
+        yield from recent
+        if len(recent) < len(page):
+            return

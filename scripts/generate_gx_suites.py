@@ -1,0 +1,132 @@
+"""Write the WooCommerce staging suites (and their validation definitions and checkpoints) through GX's
+own API, so the committed JSON under ``great_expectations/`` has GX 1.x's exact shape.
+
+Run once after changing a rule here, then review and commit the JSON:
+
+    .venv/bin/python scripts/generate_gx_suites.py [--gx-root great_expectations]
+
+The committed JSON is the source of truth at run time; this script is only its generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from woohub.quality.gx_checks import (
+    SUITE_BY_STREAM,
+    context_lock,
+    ensure_checkpoint,
+    file_context,
+    resolve_gx_root,
+)
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+MONEY_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
+INTEGER_PATTERN = r"^-?[0-9]+$"
+ORDER_STATUSES = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
+                  "trash", "checkout-draft"]
+CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "JPY",
+              "MXN", "BRL", "INR", "ZAR", "SGD", "HKD"]
+PRODUCT_STATUSES = ["publish", "draft", "pending", "private", "trash"]
+PRODUCT_TYPES = ["simple", "variable", "grouped", "external", "variation"]
+WOO_DATETIME = "%Y-%m-%dT%H:%M:%S"
+
+
+def rule(expectation_type: str, column: str, severity: str = "error", notes: str | None = None,
+         **kwargs: Any) -> dict[str, Any]:
+    """One expectation as data: type, column, extra kwargs and its severity (error = quarantine, warning =
+    count only), kept both in ``meta`` (what woohub reads) and in GX's own ``severity`` (for Data Docs)."""
+    return {"type": expectation_type, "kwargs": {"column": column, **kwargs}, "meta": {"severity": severity},
+            "notes": notes, "severity": "warning" if severity == "warning" else "critical"}
+
+
+ORDER_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_not_be_null", "status"),
+    rule("expect_column_values_to_be_in_set", "status", value_set=ORDER_STATUSES),
+    rule("expect_column_values_to_not_be_null", "currency"),
+    rule("expect_column_values_to_be_in_set", "currency", value_set=CURRENCIES,
+         notes="Currencies the store sells in; extend value_set here when a new one is enabled."),
+    rule("expect_column_values_to_not_be_null", "customer_id"),
+    rule("expect_column_values_to_not_be_null", "total"),
+    rule("expect_column_values_to_match_regex", "total", regex=MONEY_PATTERN),
+    rule("expect_column_values_to_be_between", "total_amount", min_value=0),
+    rule("expect_column_values_to_not_be_null", "total_difference",
+         notes="Null when a component (line subtotal, discount, shipping, fee, tax) is missing or not a number."),
+    rule("expect_column_values_to_be_between", "total_difference", min_value=-0.01, max_value=0.01,
+         notes="total - (sum line subtotals - discount_total + shipping_total + sum fee totals + total_tax)."),
+    rule("expect_column_values_to_match_regex", "guest_billing_email", regex=EMAIL_PATTERN,
+         notes="Guest orders (customer_id 0) are keyed by billing email in HubSpot; null for registered customers."),
+    rule("expect_column_values_to_not_be_null", "date_modified_gmt"),
+    rule("expect_column_values_to_match_strftime_format", "date_modified_gmt", strftime_format=WOO_DATETIME),
+    rule("expect_column_values_to_be_between", "unknown_product_line_count", "warning", max_value=0,
+         notes="Line items whose product is gone (product_id 0) or not staged: loaded without a product link."),
+]
+CUSTOMER_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_not_be_null", "email"),
+    rule("expect_column_values_to_match_regex", "email", regex=EMAIL_PATTERN),
+    rule("expect_column_values_to_be_in_set", "role", "warning", value_set=["customer", "subscriber"],
+         notes="Other roles (administrator, shop_manager) are synced but counted."),
+]
+PRODUCT_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_not_be_null", "type"),
+    rule("expect_column_values_to_be_in_set", "type", value_set=PRODUCT_TYPES),
+    rule("expect_column_values_to_not_be_null", "status"),
+    rule("expect_column_values_to_be_in_set", "status", value_set=PRODUCT_STATUSES),
+    rule("expect_column_value_lengths_to_be_between", "required_sku", min_value=1,
+         notes="Every product except a variable parent needs a SKU (the HubSpot product key)."),
+    rule("expect_column_values_to_be_unique", "sku",
+         notes="Among products and variations; every holder of a duplicated SKU is quarantined."),
+    rule("expect_column_value_lengths_to_be_between", "variable_parent_sku", "warning", min_value=1,
+         notes="WooCommerce allows a variable parent without SKU; its variations carry the SKUs."),
+    rule("expect_column_values_to_match_regex", "price", regex=MONEY_PATTERN,
+         notes="Null when the price is empty (a variable parent without variations)."),
+    rule("expect_column_values_to_be_between", "price_amount", min_value=0),
+    rule("expect_column_values_to_match_regex", "stock_quantity", regex=INTEGER_PATTERN,
+         notes="JSON text of stock_quantity: an integer, or null when stock is not managed."),
+]
+RULES_BY_STREAM = {"orders": ORDER_RULES, "customers": CUSTOMER_RULES, "products": PRODUCT_RULES}
+
+
+def _delete_if_present(context: Any, name: str) -> None:
+    """Drop the checkpoint, validation definition and suite called ``name`` so they are rebuilt together."""
+    from great_expectations.exceptions import DataContextError
+
+    for store in (context.checkpoints, context.validation_definitions, context.suites):
+        try:
+            store.delete(name)
+        except DataContextError:
+            pass
+
+
+def write_suites(gx_root: str | None = None) -> list[str]:
+    """Replace the three suites in the file context, then get-or-create their checkpoints."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    import great_expectations as gx
+
+    root = resolve_gx_root(gx_root)
+    written = []
+    with context_lock(root):
+        context = file_context(root)
+        for stream, suite_name in SUITE_BY_STREAM.items():
+            _delete_if_present(context, suite_name)
+            suite = context.suites.add(gx.ExpectationSuite(name=suite_name, meta={"stream": stream}))
+            for config in RULES_BY_STREAM[stream]:
+                suite.add_expectation_configuration(ExpectationConfiguration(**config))
+            suite.save()
+            ensure_checkpoint(context, suite_name)
+            written.append(suite_name)
+    return written
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gx-root", default=None)
+    print("\n".join(write_suites(parser.parse_args().gx_root)))

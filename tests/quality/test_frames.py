@@ -1,0 +1,58 @@
+"""validation_frame: the columns the suites check, computed from real payloads, and no crash on gaps."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.quality.conftest import recorded_body
+from woohub.quality.frames import STREAMS, validation_frame
+
+
+def test_order_columns_from_real_payloads() -> None:
+    orders = [recorded_body("083-get-order"), recorded_body("084-get-order-guest"),
+              recorded_body("035-create-order-coupon-zoe"), recorded_body("102-create-order-unknown-product")]
+
+    frame = validation_frame("orders", orders, known_product_ids={207, 208, 219, 213})
+
+    assert frame["source_id"].tolist() == ["223", "229", "230", "239"]
+    assert frame["total_difference"].tolist() == [0.0, 0.0, 0.0, 0.0]  # fee, coupon and shipping included
+    assert frame["guest_billing_email"].tolist() == [None, "guest.buyer@example.net", None, None]
+    assert frame["unknown_product_line_count"].tolist() == [0, 0, 2, 1]  # 209/210 unstaged; product_id 0
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_payloads_missing_keys_do_not_crash(stream: str) -> None:
+    frame = validation_frame(stream, [{}, {"id": 7, "line_items": "oops", "billing": None}, "not a dict"])  # type: ignore[list-item]
+
+    assert frame["source_id"].tolist() == ["#0", "7", "#2"]
+    assert frame["id"].isna().tolist() == [True, False, True]
+
+
+def test_unparsable_money_makes_the_total_check_null() -> None:
+    order = recorded_body("083-get-order")
+    order["line_items"][1]["subtotal"] = "n/a"
+
+    frame = validation_frame("orders", [order])
+
+    assert math.isnan(frame["total_difference"].iat[0]) and frame["total_amount"].iat[0] == 99.49
+
+
+def test_product_sku_and_price_columns() -> None:
+    parent = recorded_body("013-create-product-hoodie")  # variable, price ""
+    parent["sku"] = ""
+    products = [recorded_body("087-get-product"), parent, recorded_body("082-get-variation")]
+
+    frame = validation_frame("products", products)
+
+    assert frame["sku"].tolist() == ["TSHIRT-CLASSIC", None, "HOODIE-ORG-M"]
+    assert frame["required_sku"].tolist() == ["TSHIRT-CLASSIC", None, "HOODIE-ORG-M"]
+    assert frame["variable_parent_sku"].tolist() == [None, "", None]
+    assert frame["price"].tolist()[1] is None and math.isnan(frame["price_amount"].iat[1])
+    assert frame["stock_quantity"].tolist()[1] is None
+
+
+def test_unknown_stream_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown stream 'refunds'"):
+        validation_frame("refunds", [])
