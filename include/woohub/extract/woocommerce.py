@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -63,6 +63,11 @@ class ExtractResult:
         return {"stream": self.stream, "staged": self.staged, "api_calls": self.api_calls, **self.details}
 
 
+def _gmt(moment: datetime) -> str:
+    """A naive-UTC staging timestamp as WooCommerce's ``modified_*`` value (with ``dates_are_gmt=true``)."""
+    return gmt_param(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 def _parse_gmt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -77,7 +82,7 @@ def iter_modified_keyset(hook: WooCommerceHook, resource: str, window: ExtractWi
     cursor = window.start - ONE_SECOND
     seen: set[tuple[Any, str]] = set()
     while True:
-        query = {**(params or {}), "modified_after": gmt_param(cursor), "modified_before": gmt_param(window.end),
+        query = {**(params or {}), "modified_after": _gmt(cursor), "modified_before": _gmt(window.end),
                  "dates_are_gmt": "true", "orderby": "modified", "order": "asc", "per_page": PAGE_SIZE, "page": 1}
         records = hook.request("GET", f"/{resource}", params=query).json()
         for record in records:
@@ -99,7 +104,7 @@ def _drain_second(hook: WooCommerceHook, resource: str, second: datetime, params
                   seen: set[tuple[Any, str]]) -> Iterator[dict[str, Any]]:
     """All records modified within one second (more than a page of them), by id; repeated until a pass
     finds nothing new, so a record shifted by a concurrent change is still read."""
-    window = {"modified_after": gmt_param(second - ONE_SECOND), "modified_before": gmt_param(second + ONE_SECOND),
+    window = {"modified_after": _gmt(second - ONE_SECOND), "modified_before": _gmt(second + ONE_SECOND),
               "dates_are_gmt": "true"}
     while True:
         new = 0

@@ -320,10 +320,14 @@ class HubSpotHook(ApiHook):
         except FatalHTTPError as error:
             if error.status != 404 or isinstance(error, AuthenticationError):
                 raise
+        return self.create_property(object_type, definition)
+
+    def create_property(self, object_type: str, definition: Mapping[str, Any]) -> bool:
+        """Create the property; ``False`` if HubSpot says it exists already (409, e.g. created concurrently)."""
         try:
             self.request("POST", f"/crm/v3/properties/{object_type}", json=dict(definition), idempotent=True)
         except FatalHTTPError as error:
-            if error.status == 409:  # created concurrently: it exists now
+            if error.status == 409:
                 return False
             raise
         return True

@@ -1,0 +1,251 @@
+"""Load WooCommerce customers and guest buyers into HubSpot contacts without ever creating a duplicate.
+
+Every changed row is first resolved to an existing HubSpot contact, in this order:
+
+1. its own id map entry (so a customer's email change updates the same contact);
+2. for a registered customer, the id map entry of the guest with the same email (guest -> customer);
+3. a batch read of contacts by email (HubSpot matches emails case-insensitively), which adopts contacts
+   created outside the sync and contacts whose create failed ambiguously in an earlier run.
+
+Resolved rows are updated by HubSpot id. Rows that share a contact (or, unresolved, an email) are written
+once: a customer row wins, the guests of that email map onto the same contact. Unresolved customers are
+upserted by ``woo_customer_id``; unresolved guests are batch-created (an ``AMBIGUOUS_WRITE`` goes to the dead
+letter and step 3 finds the contact next run if it was in fact created). An update whose email belongs to
+another contact changes nothing and is dead-lettered as ``EMAIL_CONFLICT``, naming both contacts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from woohub.hooks.outcomes import RecordOutcome
+from woohub.load.frames import frame_records, wire_properties
+from woohub.load.idmap import known_id
+from woohub.load.properties import require_unique_property
+from woohub.load.results import LoadLedger, LoadResult
+from woohub.load.writes import PlannedWrite, failure_of, upsert_plans
+from woohub.staging.repository import content_hash, id_map_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Engine
+
+    from woohub.hooks.hubspot import HubSpotHook
+
+OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "contacts", "contact", "woo_customer_id"
+EMAIL_CONFLICT, CONTACT_EXISTS, CONTACT_NOT_FOUND = "EMAIL_CONFLICT", "CONTACT_EXISTS", "CONTACT_NOT_FOUND"
+CUSTOMER_PREFIX, GUEST_PREFIX = "customer:", "guest:"
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A contact row: the planned write, its lowercased email and whether it is a registered customer."""
+
+    plan: PlannedWrite
+    email: str | None
+    customer_id: str | None
+
+    @property
+    def key(self) -> str:
+        return self.plan.source_key
+
+
+@dataclass
+class ContactWrite:
+    """One write to one HubSpot contact: the row written, the contact's id (``None``: create it) and the
+    guest rows of the same person that map onto the same contact without a write of their own."""
+
+    primary: ContactRow
+    hubspot_id: str | None
+    aliases: list[ContactRow] = field(default_factory=list)
+
+
+def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+    """Create or update the contacts of ``frame`` (columns ``source_key``, ``email``, ``properties``);
+    see the module docstring for how duplicates are avoided. Unchanged rows cost no call."""
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    rows = [contact_row(r) for r in frame_records(frame, ["email", "properties"])]
+    guest_keys = [GUEST_PREFIX + r.email for r in rows if r.customer_id and r.email]
+    known = id_map_rows(engine, ID_MAP_TYPE, [r.key for r in rows] + guest_keys)
+    changed = [r for r in rows if not is_unchanged(r, known)]
+    ledger.unchanged(len(rows) - len(changed))
+    if changed:
+        require_unique_property(hook, OBJECT_TYPE, ID_PROPERTY)
+        targets = resolve_contacts(hook, ledger, changed, known)
+        writes = group_writes(ledger, [r for r in changed if r.key in targets], targets)
+        update_contacts(hook, ledger, [w for w in writes if w.hubspot_id])
+        create_customers(hook, ledger, [w for w in writes if not w.hubspot_id and w.primary.customer_id])
+        create_guests(hook, ledger, [w for w in writes if not w.hubspot_id and not w.primary.customer_id])
+    return ledger.finish(engine, run_id)
+
+
+def contact_row(record: dict[str, Any]) -> ContactRow:
+    """A :class:`ContactRow` from a frame record; a customer's properties get ``woo_customer_id`` and a
+    guest's get ``email`` from the source key when the mapping left them out."""
+    key, properties = record["source_key"], dict(record["properties"])
+    customer_id = key.removeprefix(CUSTOMER_PREFIX) if key.startswith(CUSTOMER_PREFIX) else None
+    if customer_id is not None and not properties.get(ID_PROPERTY):
+        properties[ID_PROPERTY] = customer_id
+    if key.startswith(GUEST_PREFIX) and not properties.get("email"):
+        properties["email"] = key.removeprefix(GUEST_PREFIX)
+    email = record["email"] or properties.get("email")
+    return ContactRow(
+        PlannedWrite(key, properties, content_hash(properties)),
+        email.strip().lower() if email else None,
+        customer_id,
+    )
+
+
+def is_unchanged(row: ContactRow, known: dict[str, dict]) -> bool:
+    """Whether the id map holds this row's contact with the same hash."""
+    entry = known.get(row.key)
+    return known_id(entry) is not None and entry["content_hash"] == row.plan.content_hash
+
+
+def resolve_contacts(
+    hook: HubSpotHook, ledger: LoadLedger, rows: list[ContactRow], known: dict[str, dict]
+) -> dict[str, str | None]:
+    """``source_key -> HubSpot contact id`` (``None``: no contact yet) for the rows that may be written;
+    a customer whose email belongs to another customer's contact is booked as ``EMAIL_CONFLICT``."""
+    targets: dict[str, str | None] = {}
+    to_look_up: list[ContactRow] = []
+    for row in rows:
+        guest = known.get(GUEST_PREFIX + row.email) if row.customer_id and row.email else None
+        target = known_id(known.get(row.key)) or known_id(guest)
+        if target or not row.email:
+            targets[row.key] = target
+        else:
+            to_look_up.append(row)
+    found = contacts_by_email(hook, sorted({r.email for r in to_look_up if r.email}))
+    for row in to_look_up:
+        contact = found.get(row.email or "")
+        owner = contact.get(ID_PROPERTY) if contact else None
+        if contact and row.customer_id and owner and owner != row.plan.properties[ID_PROPERTY]:
+            ledger.failed(
+                row.key,
+                EMAIL_CONFLICT,
+                f"email {row.email!r} belongs to HubSpot contact "
+                f"{contact['id']} of WooCommerce customer {owner}; nothing was written",
+            )
+            continue
+        targets[row.key] = contact["id"] if contact else None
+    return targets
+
+
+def contacts_by_email(hook: HubSpotHook, emails: list[str]) -> dict[str, dict[str, str]]:
+    """``lowercased email -> {id, woo_customer_id}`` of the HubSpot contacts with these emails."""
+    if not emails:
+        return {}
+    found = hook.batch_read(OBJECT_TYPE, emails, properties=["email", ID_PROPERTY], id_property="email")
+    return {
+        str(c["properties"]["email"]).lower(): {
+            "id": str(c["id"]),
+            ID_PROPERTY: c["properties"].get(ID_PROPERTY),
+        }
+        for c in found
+        if c.get("properties", {}).get("email")
+    }
+
+
+def group_writes(
+    ledger: LoadLedger, rows: list[ContactRow], targets: dict[str, str | None]
+) -> list[ContactWrite]:
+    """One :class:`ContactWrite` per contact: rows with the same target id, or unresolved rows with an
+    email of such a group or with the same email, are one group; a customer row is written, guest rows
+    become aliases; a second customer in a group is booked as ``EMAIL_CONFLICT``."""
+    groups: dict[str, list[ContactRow]] = {}
+    group_of_email: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: targets[r.key] is None):  # resolved rows first
+        target = targets[row.key]
+        group = (
+            f"id:{target}" if target else group_of_email.get(row.email or "", f"new:{row.email or row.key}")
+        )
+        groups.setdefault(group, []).append(row)
+        group_of_email.setdefault(row.email or row.key, group)
+    writes = []
+    for members in groups.values():
+        primary, *rest = sorted(members, key=lambda r: (r.customer_id is None, r.key))
+        for other in (r for r in rest if r.customer_id):
+            ledger.failed(
+                other.key,
+                EMAIL_CONFLICT,
+                f"{other.key} and {primary.key} resolve to the same "
+                f"HubSpot contact (email {other.email!r}); only {primary.key} was written",
+            )
+        hubspot_id = next((targets[m.key] for m in members if targets[m.key]), None)
+        writes.append(ContactWrite(primary, hubspot_id, [r for r in rest if not r.customer_id]))
+    return writes
+
+
+def update_contacts(hook: HubSpotHook, ledger: LoadLedger, writes: list[ContactWrite]) -> None:
+    """Batch update contacts by HubSpot id; email conflicts and vanished contacts are booked as failures."""
+    if not writes:
+        return
+    records = [{"id": w.hubspot_id, "properties": wire_properties(w.primary.plan.properties)} for w in writes]
+    outcomes = {o.key: o for o in hook.batch_update(OBJECT_TYPE, records)}
+    for write in writes:
+        outcome = outcomes.get(str(write.hubspot_id))
+        if outcome is not None and outcome.ok:
+            book_success(ledger, write, str(write.hubspot_id), created=False)
+            continue
+        code, message = failure_of(outcome)
+        existing = _EXISTING_ID.search(message)
+        if existing:
+            code, message = (
+                EMAIL_CONFLICT,
+                (
+                    f"email {write.primary.email!r} already belongs to HubSpot contact "
+                    f"{existing.group(1)}; contact {write.hubspot_id} was left unchanged"
+                ),
+            )
+        elif code == "OBJECT_NOT_FOUND":
+            code = CONTACT_NOT_FOUND  # forget the stale id: the next run resolves the row again
+            for row in (write.primary, *write.aliases):
+                ledger.remember(row.key, None, None)
+        book_failure(ledger, write, code, message)
+
+
+def create_customers(hook: HubSpotHook, ledger: LoadLedger, writes: list[ContactWrite]) -> None:
+    """Upsert contacts for new customers by ``woo_customer_id`` (safe to retry under faults)."""
+    outcomes = upsert_plans(hook, OBJECT_TYPE, ID_PROPERTY, [w.primary.plan for w in writes])
+    for write in writes:
+        book_created(ledger, write, outcomes.get(write.primary.key))
+
+
+def create_guests(hook: HubSpotHook, ledger: LoadLedger, writes: list[ContactWrite]) -> None:
+    """Batch-create contacts for new guests, keyed by their email."""
+    if not writes:
+        return
+    records = [wire_properties(w.primary.plan.properties) for w in writes]
+    outcomes = {o.key: o for o in hook.batch_create(OBJECT_TYPE, records, key_property="email")}
+    for write, record in zip(writes, records, strict=True):
+        book_created(ledger, write, outcomes.get(record["email"]))
+
+
+def book_created(ledger: LoadLedger, write: ContactWrite, outcome: RecordOutcome | None) -> None:
+    """Book a create (or upsert) outcome; an email taken in the meantime is ``CONTACT_EXISTS`` (the next
+    run's email lookup adopts that contact)."""
+    if outcome is not None and outcome.ok and outcome.id:
+        book_success(ledger, write, outcome.id, created=outcome.created is not False)
+        return
+    code, message = failure_of(outcome)
+    if _EXISTING_ID.search(message):
+        code = CONTACT_EXISTS
+    book_failure(ledger, write, code, message)
+
+
+def book_success(ledger: LoadLedger, write: ContactWrite, hubspot_id: str, *, created: bool) -> None:
+    """The contact was written: its row and its aliases now map to ``hubspot_id``."""
+    ledger.written(write.primary.key, hubspot_id, write.primary.plan.content_hash, created)
+    for alias in write.aliases:
+        ledger.written(alias.key, hubspot_id, alias.plan.content_hash, False)
+
+
+def book_failure(ledger: LoadLedger, write: ContactWrite, code: str, message: str) -> None:
+    """The contact was not written: its row and its aliases are dead-lettered."""
+    ledger.failed(write.primary.key, code, message)
+    for alias in write.aliases:
+        ledger.failed(alias.key, code, f"written together with {write.primary.key}: {message}")

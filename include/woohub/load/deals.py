@@ -1,0 +1,101 @@
+"""Load WooCommerce orders into HubSpot deals, associated with their buyer's contact."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from woohub.load.frames import frame_records
+from woohub.load.idmap import DEAL_CONTACT, known_id
+from woohub.load.properties import require_unique_property
+from woohub.load.results import LoadLedger, LoadResult
+from woohub.load.writes import (
+    PlannedWrite,
+    associate_pairs,
+    settle,
+    split_unchanged,
+    unlink_pairs,
+    upsert_plans,
+)
+from woohub.staging.repository import content_hash, id_map_rows, save_id_map
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Engine
+
+    from woohub.hooks.hubspot import HubSpotHook
+
+OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "deals", "deal", "woo_order_id"
+DEAL_TO_CONTACT = 3
+
+
+def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+    """Upsert changed deals by ``woo_order_id`` and associate each with its contact (type 3).
+
+    Frame columns: ``source_key``, ``contact_source_key``, ``properties``. The hash covers the properties
+    and the contact's HubSpot id (from the contact id map), so a deal is written again when its contact
+    changes or first becomes known; then the association to the previous contact is removed. A deal whose
+    contact is not loaded yet is written without an association and linked by a later run.
+    """
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    rows = frame_records(frame, ["contact_source_key", "properties"])
+    contacts = id_map_rows(
+        engine, "contact", [r["contact_source_key"] for r in rows if r["contact_source_key"]]
+    )
+    contact_of = {r["source_key"]: known_id(contacts.get(r["contact_source_key"] or "")) for r in rows}
+    plans = [
+        PlannedWrite(
+            r["source_key"],
+            r["properties"],
+            content_hash({"properties": r["properties"], "contact_id": contact_of[r["source_key"]]}),
+        )
+        for r in rows
+    ]
+    changed, unchanged = split_unchanged(
+        plans, id_map_rows(engine, ID_MAP_TYPE, [p.source_key for p in plans])
+    )
+    ledger.unchanged(len(unchanged))
+    if changed:
+        require_unique_property(hook, OBJECT_TYPE, ID_PROPERTY)
+        written = upsert_plans(hook, OBJECT_TYPE, ID_PROPERTY, changed)
+        deal_ids = {key: o.id for key, o in written.items() if o.ok and o.id}
+        linked = associate_pairs(
+            hook,
+            OBJECT_TYPE,
+            "contacts",
+            DEAL_TO_CONTACT,
+            {key: (deal_id, contact_of[key]) for key, deal_id in deal_ids.items() if contact_of[key]},
+        )
+        for plan in changed:
+            settle(ledger, plan, written.get(plan.source_key), linked.get(plan.source_key))
+        succeeded = set(ledger.succeeded)
+        relink_contacts(
+            hook, engine, {k: v for k, v in deal_ids.items() if k in succeeded}, contact_of, run_id
+        )
+    return ledger.finish(engine, run_id)
+
+
+def relink_contacts(
+    hook: HubSpotHook,
+    engine: Engine,
+    deal_ids: dict[str, str],
+    contact_of: dict[str, str | None],
+    run_id: str,
+) -> None:
+    """Remove the association of each written deal to a contact it no longer belongs to (v4 batch
+    archive), then remember each deal's contact in the ``deal_contact`` link entries.
+
+    :raises FatalHTTPError: when HubSpot rejects the removal (the link entries then keep the old contact)
+    """
+    previous = id_map_rows(engine, DEAL_CONTACT, list(deal_ids))
+    stale = [
+        (deal_id, previous[key]["hubspot_id"])
+        for key, deal_id in deal_ids.items()
+        if previous.get(key, {}).get("hubspot_id") not in (None, contact_of[key])
+    ]
+    unlink_pairs(hook, OBJECT_TYPE, "contacts", stale)
+    save_id_map(
+        engine,
+        DEAL_CONTACT,
+        [{"source_key": key, "hubspot_id": contact_of[key], "content_hash": None} for key in deal_ids],
+        run_id,
+    )

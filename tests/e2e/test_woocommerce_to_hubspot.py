@@ -1,0 +1,140 @@
+"""The ``woocommerce_to_hubspot`` DAG end to end: run by Airflow (``dag.test()``) against the sandbox APIs,
+staging on SQLite and on PostgreSQL, and HubSpot's side checked through its own API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from requests_oauthlib import OAuth1
+from sqlalchemy import create_engine
+
+from tests.conftest import Sandbox
+
+pytestmark = pytest.mark.usefixtures("airflow_db", "gx_root")
+
+DAG_ID = "woocommerce_to_hubspot"
+STORE = {"seed": 11, "customers": 12, "products": 10, "orders": 36}
+
+
+def woo(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> Any:
+    import requests
+
+    response = requests.request(method, f"{sandbox.woo_url}/wp-json/wc/v3{path}", timeout=30,
+                                auth=OAuth1("ck_sandbox", "cs_sandbox", signature_method="HMAC-SHA256"), **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def woo_all(sandbox: Sandbox, resource: str, **params: Any) -> list[dict[str, Any]]:
+    records, page = [], 1
+    while True:
+        batch = woo(sandbox, "GET", f"/{resource}", params={"per_page": 100, "page": page, **params})
+        records += batch
+        if len(batch) < 100:
+            return records
+        page += 1
+
+
+def hubspot_records(sandbox: Sandbox, object_type: str, properties: list[str]) -> list[dict[str, Any]]:
+    import requests
+
+    records, after = [], None
+    while True:
+        params = {"limit": 100, "properties": ",".join(properties)}
+        if object_type == "deals":
+            params["associations"] = "contacts,line_items"
+        if after:
+            params["after"] = after
+        body = requests.get(f"{sandbox.hubspot_url}/crm/v3/objects/{object_type}", params=params, timeout=30,
+                            headers={"Authorization": "Bearer sandbox-token"}).json()
+        records += body["results"]
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return records
+
+
+def run_dag(logical_date: datetime, conf: dict[str, Any] | None = None) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT_ROOT
+
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{DAG_ID}.py")).dags[DAG_ID]
+    return dag.test(logical_date=logical_date, run_conf=conf or {})
+
+
+def staging_rows(url: str, sql: str) -> list[Any]:
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def hubspot_writes(sandbox: Sandbox) -> int:
+    routes = sandbox.hubspot.stats()["routes"]
+    return sum(n for route, n in routes.items()
+               if route.startswith(("POST", "PATCH", "PUT", "DELETE")) and "/search" not in route
+               and "batch/read" not in route)
+
+
+@pytest.fixture
+def seeded(sandbox: Sandbox) -> Sandbox:
+    sandbox.woo.reset(**STORE)
+    sandbox.hubspot.reset(**STORE)
+    return sandbox
+
+
+def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded: Sandbox, staging_url: str) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    run = run_dag(start)
+    assert run.state == "success"
+
+    orders = woo_all(seeded, "orders") + woo_all(seeded, "orders", status="trash")
+    customers = woo_all(seeded, "customers", role="all")
+    products = woo_all(seeded, "products") + woo_all(seeded, "products", status="trash")
+    quarantined = {(r.object_type, r.source_key) for r in staging_rows(
+        staging_url, "select object_type, source_key from quarantine")}
+
+    deals = hubspot_records(seeded, "deals", ["woo_order_id", "amount", "dealstage", "deal_currency_code"])
+    by_order = Counter(d["properties"]["woo_order_id"] for d in deals if d["properties"].get("woo_order_id"))
+    expected_orders = {str(o["id"]) for o in orders} - {k for t, k in quarantined if t == "orders"}
+    assert set(by_order) == expected_orders and set(by_order.values()) == {1}
+    for order in orders:
+        deal = next((d for d in deals if d["properties"].get("woo_order_id") == str(order["id"])), None)
+        if deal is None:
+            continue
+        assert Decimal(deal["properties"]["amount"]) == Decimal(order["total"])
+        assert deal["properties"]["deal_currency_code"] == order["currency"]
+        assert deal["associations"]["contacts"]["results"], f"deal of order {order['id']} has no contact"
+        assert len(deal["associations"]["line items"]["results"]) >= len(order["line_items"])
+
+    contacts = hubspot_records(seeded, "contacts", ["email", "woo_customer_id"])
+    emails = Counter(c["properties"]["email"].lower() for c in contacts if c["properties"].get("email"))
+    assert max(emails.values()) == 1, "a contact email appears twice"
+    synced_customers = {c["properties"]["woo_customer_id"] for c in contacts if c["properties"].get("woo_customer_id")}
+    expected_customers = {str(c["id"]) for c in customers} - {k for t, k in quarantined if t == "customers"}
+    assert synced_customers == expected_customers
+    guest_emails = {o["billing"]["email"].lower() for o in orders if o["customer_id"] == 0 and o["billing"]["email"]}
+    assert guest_emails <= set(emails)
+
+    hub_products = hubspot_records(seeded, "products", ["woo_product_id", "hs_sku", "price"])
+    synced_products = Counter(p["properties"]["woo_product_id"] for p in hub_products
+                              if p["properties"].get("woo_product_id"))
+    live_products = {str(p["id"]) for p in products if p["status"] != "trash"}
+    assert live_products - {k for t, k in quarantined if t == "products"} <= set(synced_products)
+    assert set(synced_products.values()) == {1}
+
+    counts = staging_rows(staging_url, "select object_type, created, updated, failed from run_stats")
+    assert {row.object_type for row in counts} >= {"deals", "contacts", "products", "line_items"}
+
+    writes_before = hubspot_writes(seeded)
+    second = run_dag(start + timedelta(minutes=15))
+    assert second.state == "success"
+    assert hubspot_writes(seeded) == writes_before, "an unchanged store caused HubSpot writes"
