@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint lock sandbox clean
+.PHONY: demo test bench bench-sync lint lock sandbox clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+bench-sync: $(STAMP)
+	$(BIN)/python scripts/bench_sync.py $(BENCH_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m woohub.sandbox $(SANDBOX_ARGS)

@@ -138,3 +138,68 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
     second = run_dag(start + timedelta(minutes=15))
     assert second.state == "success"
     assert hubspot_writes(seeded) == writes_before, "an unchanged store caused HubSpot writes"
+
+
+def deal_of(sandbox: Sandbox, order_id: int) -> dict[str, Any]:
+    deals = [d for d in hubspot_records(sandbox, "deals", ["woo_order_id", "dealstage", "woo_order_status"])
+             if d["properties"].get("woo_order_id") == str(order_id)]
+    assert len(deals) == 1, f"order {order_id} has {len(deals)} deals"
+    return deals[0]
+
+
+def at(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_backfill_of_a_past_window_resyncs_exactly_that_window(seeded: Sandbox, staging_url: str) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert run_dag(now.replace(second=0) - timedelta(minutes=15)).state == "success"
+    orders = [o for o in woo_all(seeded, "orders") if o["status"] in ("pending", "on-hold", "processing")]
+    inside, outside = orders[0], orders[1]
+    two_days_ago = now.replace(minute=0, second=0) - timedelta(days=2)
+    try:
+        seeded.woo.configure(clock=at(two_days_ago + timedelta(minutes=5)))
+        woo(seeded, "PUT", f"/orders/{inside['id']}", json={"status": "completed"})
+        seeded.woo.configure(clock=at(two_days_ago + timedelta(hours=3)))
+        woo(seeded, "PUT", f"/orders/{outside['id']}", json={"status": "completed"})
+    finally:
+        seeded.woo.configure(clock=None)
+
+    # the run whose 15-minute data interval starts two days ago (a logical date is the interval's end here)
+    backfill = run_dag(two_days_ago + timedelta(minutes=15))
+    assert backfill.state == "success"
+    extracted = staging_rows(staging_url, "select source_id from stg_woocommerce_orders where extracted_run_id = "
+                                          f"'{backfill.run_id}'")
+    assert [row.source_id for row in extracted] == [str(inside["id"])]
+    assert deal_of(seeded, inside["id"])["properties"]["woo_order_status"] == "completed"
+    assert deal_of(seeded, outside["id"])["properties"]["woo_order_status"] == outside["status"]
+    marks = staging_rows(staging_url, "select high_water_mark from sync_state where stream = 'orders'")
+    assert datetime.fromisoformat(str(marks[0].high_water_mark)) > two_days_ago.replace(tzinfo=None) + timedelta(days=1), "backfill moved the mark back"
+
+    other_window = run_dag(two_days_ago + timedelta(hours=3, minutes=15))  # backfilling its window picks it up
+    assert other_window.state == "success"
+    assert deal_of(seeded, outside["id"])["properties"]["woo_order_status"] == "completed"
+
+
+def test_edited_order_and_customer_update_the_same_hubspot_records(seeded: Sandbox, staging_url: str) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    assert run_dag(start).state == "success"
+    order = next(o for o in woo_all(seeded, "orders") if o["status"] == "processing")
+    customer = next(c for c in woo_all(seeded, "customers") if c["id"] == order["customer_id"]) \
+        if order["customer_id"] else woo_all(seeded, "customers")[0]
+    deal_before = deal_of(seeded, order["id"])
+    contacts_before = {c["properties"]["woo_customer_id"]: c["id"] for c in hubspot_records(
+        seeded, "contacts", ["woo_customer_id"]) if c["properties"].get("woo_customer_id")}
+
+    woo(seeded, "PUT", f"/orders/{order['id']}", json={"status": "cancelled"})
+    woo(seeded, "PUT", f"/customers/{customer['id']}", json={"email": f"changed.{customer['id']}@example.org"})
+    assert run_dag(start + timedelta(minutes=15), {"window_start": at(start), "window_end": at(
+        datetime.now(UTC) + timedelta(minutes=1))}).state == "success"
+
+    deal_after = deal_of(seeded, order["id"])
+    assert deal_after["id"] == deal_before["id"]
+    assert deal_after["properties"]["dealstage"] == "closedlost"
+    contacts = [c for c in hubspot_records(seeded, "contacts", ["woo_customer_id", "email"])
+                if c["properties"].get("woo_customer_id") == str(customer["id"])]
+    assert len(contacts) == 1 and contacts[0]["id"] == contacts_before[str(customer["id"])]
+    assert contacts[0]["properties"]["email"] == f"changed.{customer['id']}@example.org"

@@ -25,7 +25,12 @@ STREAMS = ("orders", "customers", "products")
 DEFAULT_LOOKBACK = timedelta(minutes=int(os.getenv("WOOHUB_LOOKBACK_MINUTES", "5")))
 CUSTOMER_FULL_SCAN_EVERY = timedelta(hours=float(os.getenv("WOOHUB_CUSTOMER_FULL_SCAN_HOURS", "24")))
 CUSTOMER_FULL_SCAN_STREAM = "customers_full_scan"
-DEFAULT_MAX_BAD_SHARE = float(os.getenv("WOOHUB_MAX_QUARANTINE_SHARE", "0.05"))
+DEFAULT_MAX_BAD_SHARE = 0.05
+
+
+def max_bad_share() -> float:
+    """The share of a stream's records that may be quarantined before its validation task fails."""
+    return float(os.getenv("WOOHUB_MAX_QUARANTINE_SHARE", str(DEFAULT_MAX_BAD_SHARE)))
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,7 @@ def check_hubspot_setup(hook: Any, mapping: Any = None) -> list[str]:
     return created
 
 
-def validate_stream(engine: Engine, stream: str, run_id: str,
-                    max_bad_share: float = DEFAULT_MAX_BAD_SHARE) -> dict[str, Any]:
+def validate_stream(engine: Engine, stream: str, run_id: str, bad_share_limit: float | None = None) -> dict[str, Any]:
     """Run the stream's Great Expectations suite on the run's staged records; quarantine the failing ones
     with their reasons; fail (after recording) when the bad share passes ``max_bad_share``."""
     from woohub.quality.gx_checks import enforce_threshold, validate_staged
@@ -145,7 +149,7 @@ def validate_stream(engine: Engine, stream: str, run_id: str,
     for expectation, count in outcome.warnings.items():
         if count:
             log.warning("%s: %d %s record(s) flagged by warning check %s", run_id, count, stream, expectation)
-    enforce_threshold(outcome, max_bad_share)
+    enforce_threshold(outcome, max_bad_share() if bad_share_limit is None else bad_share_limit)
     return {"stream": stream, "total": outcome.total, "valid": len(outcome.valid_ids),
             "quarantined": len(outcome.quarantined), "warnings": outcome.warnings,
             "data_docs": outcome.data_docs_path}
