@@ -103,6 +103,7 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
         staging_url, "select object_type, source_key from quarantine")}
 
     deals = hubspot_records(seeded, "deals", ["woo_order_id", "amount", "dealstage", "deal_currency_code"])
+    assert deals, "no deals"
     by_order = Counter(d["properties"]["woo_order_id"] for d in deals if d["properties"].get("woo_order_id"))
     expected_orders = {str(o["id"]) for o in orders} - {k for t, k in quarantined if t == "orders"}
     assert set(by_order) == expected_orders and set(by_order.values()) == {1}
@@ -114,6 +115,9 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
         assert deal["properties"]["deal_currency_code"] == order["currency"]
         assert deal["associations"]["contacts"]["results"], f"deal of order {order['id']} has no contact"
         assert len(deal["associations"]["line items"]["results"]) >= len(order["line_items"])
+        if order["status"] in ("cancelled", "failed", "refunded", "trash"):
+            assert deal["properties"]["dealstage"] == "closedlost", f"{order['status']} order not closed lost"
+    assert any(o["status"] == "trash" for o in orders), "the seeded store should hold a trashed order"
 
     contacts = hubspot_records(seeded, "contacts", ["email", "woo_customer_id"])
     emails = Counter(c["properties"]["email"].lower() for c in contacts if c["properties"].get("email"))
@@ -191,7 +195,10 @@ def test_edited_order_and_customer_update_the_same_hubspot_records(seeded: Sandb
     contacts_before = {c["properties"]["woo_customer_id"]: c["id"] for c in hubspot_records(
         seeded, "contacts", ["woo_customer_id"]) if c["properties"].get("woo_customer_id")}
 
+    product = next(p for p in woo_all(seeded, "products") if p["type"] == "simple" and p["sku"])
+    assert product_in_hubspot(seeded, product["id"])
     woo(seeded, "PUT", f"/orders/{order['id']}", json={"status": "cancelled"})
+    woo(seeded, "DELETE", f"/products/{product['id']}")  # trash
     woo(seeded, "PUT", f"/customers/{customer['id']}", json={"email": f"changed.{customer['id']}@example.org"})
     assert run_dag(start + timedelta(minutes=15), {"window_start": at(start), "window_end": at(
         datetime.now(UTC) + timedelta(minutes=1))}).state == "success"
@@ -203,3 +210,9 @@ def test_edited_order_and_customer_update_the_same_hubspot_records(seeded: Sandb
                 if c["properties"].get("woo_customer_id") == str(customer["id"])]
     assert len(contacts) == 1 and contacts[0]["id"] == contacts_before[str(customer["id"])]
     assert contacts[0]["properties"]["email"] == f"changed.{customer['id']}@example.org"
+    assert not product_in_hubspot(seeded, product["id"]), "a trashed product is archived in HubSpot"
+
+
+def product_in_hubspot(sandbox: Sandbox, product_id: int) -> bool:
+    return any(p["properties"].get("woo_product_id") == str(product_id)
+               for p in hubspot_records(sandbox, "products", ["woo_product_id"]))

@@ -142,24 +142,31 @@ dag.test(logical_date=datetime.fromisoformat(sys.argv[2]))
 
 def test_worker_killed_mid_load_then_rerun_leaves_no_duplicate_and_nothing_missing(
         seeded: Sandbox, staging_url: str) -> None:
-    """Kill -9 the process running the DAG while HubSpot deals are being written, then run again."""
-    seeded.hubspot.set_faults({"kind": "slow", "delay_seconds": 1.5, "path": "/objects/deals/batch", "rate": 1.0})
+    """Kill -9 the process running the DAG while HubSpot line items are being written (each line-item batch
+    call is slowed down; the sandbox still applies the one in flight after the client is gone), then run
+    the DAG again."""
+    seeded.hubspot.set_faults({"kind": "slow", "delay_seconds": 3.0, "path": "/objects/line_items/batch",
+                               "rate": 1.0})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     process = subprocess.Popen(
         [sys.executable, "-c", _KILLABLE_RUN, str(PROJECT_ROOT / "dags" / "woocommerce_to_hubspot.py"),
          start.isoformat()], env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not any("deals/batch" in route for route in seeded.hubspot.stats()["routes"]):
+        # The sandbox counts a request when it answers: deals written means line items are next.
+        while not any("/objects/deals/batch" in route for route in seeded.hubspot.stats()["routes"]):
             assert process.poll() is None, "the run ended before it reached the deals load"
             assert time.monotonic() < deadline, "the run never reached the deals load"
             time.sleep(0.05)
-        time.sleep(0.5)  # the upsert is in flight (the sandbox applies it after the delay)
+        time.sleep(1.0)  # a line-item batch is in flight now
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    time.sleep(3.5)  # let the sandbox finish applying the call the dead worker made
     seeded.hubspot.clear_faults()
-    assert not staging_rows(staging_url, "select * from sync_state where stream = 'orders'")
+    assert not staging_rows(staging_url, "select * from sync_state where stream = 'orders'"), \
+        "the killed run got as far as committing"
     rerun = run_dag(start + timedelta(minutes=15))
     assert rerun.state == "success"
     assert_everything_once(seeded, staging_url)

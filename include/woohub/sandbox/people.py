@@ -32,18 +32,20 @@ class Person:
 
 
 def people(seed: int, count: int) -> list[Person]:
-    """``count`` distinct people (unique lower-cased emails) for ``seed``; the same call gives the same list."""
+    """``count`` distinct people (unique lower-cased emails) for ``seed``; the same call gives the same list,
+    and a shorter list is a prefix of a longer one (``people(s, 50) == people(s, 75)[:50]``), so a shop
+    seeded with more people than the CRM still shares the CRM's people."""
     fake = Faker(list(_LOCALES), use_weighting=True)
     fake.seed_instance(seed)
     # A multi-locale Faker has no ``random`` of its own (it raises); each locale's generator has one seeded
     # by seed_instance, so draw the shared choices from the en_US one.
     rng = fake["en_US"].random
-    weights = rng.choices(list(_LOCALES), weights=list(_LOCALES.values()), k=count * 2)
     result: list[Person] = []
     seen: set[str] = set()
-    for locale in weights:
+    for _attempt in range(count * 20):  # each person draws only from the state the previous ones left
         if len(result) == count:
             break
+        locale = rng.choices(list(_LOCALES), weights=list(_LOCALES.values()))[0]
         local = fake[locale]
         first, last = local.first_name(), local.last_name()
         email = f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 999)}@{fake['en_US'].free_email_domain()}"
