@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -75,18 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @contextmanager
 def running_sandbox(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     """The sandbox process on free ports, seeded; yields (HubSpot URL, WooCommerce URL)."""
-    from woohub.sandbox.control import SandboxControl
+    from woohub.sandbox.control import SandboxControl, free_port
 
-    ports = _free_port(), _free_port()
+    ports = free_port(), free_port()
     command = [sys.executable, "-m", "woohub.sandbox", "--hubspot-port", str(ports[0]), "--woo-port",
                str(ports[1]), "--customers", str(args.customers), "--products", str(args.products),
                "--orders", str(args.orders)]

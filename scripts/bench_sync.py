@@ -32,7 +32,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from woohub.sandbox.control import free_port, sandbox_connection_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "woocommerce_to_hubspot"
@@ -56,20 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42, help="random seed for both sandboxes (default 42)")
     parser.add_argument("--rate-limit", type=int, default=100,
                         help="HubSpot calls per rolling 10 s, enforced by the sandbox and the hooks (default 100)")
-    parser.add_argument(
-        "--hubspot-overlap-workaround", action="store_true",
-        help="WORKAROUND (benchmark only): seed HubSpot with customers = C + max(5, C // 2), the size of the people "
-             "pool the WooCommerce seed draws from, because with equal sizes the two sandbox seeds draw different "
-             "people and the portal shares no email with the shop (no pre-existing overlapping contacts)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, DBs)")
     return parser.parse_args(argv)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def set_environment(work: Path, hubspot_port: int, woo_port: int, rate_limit: int) -> Path:
@@ -78,6 +69,7 @@ def set_environment(work: Path, hubspot_port: int, woo_port: int, rate_limit: in
     home.mkdir()
     gx_root = work / "great_expectations"
     shutil.copytree(ROOT / "great_expectations", gx_root, ignore=shutil.ignore_patterns("uncommitted"))
+    os.environ.update(sandbox_connection_env(hubspot_port, woo_port, hubspot_extra={"ten_second_limit": rate_limit}))
     os.environ.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -85,12 +77,6 @@ def set_environment(work: Path, hubspot_port: int, woo_port: int, rate_limit: in
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": hubspot_port, "schema": "http",
-             "password": "sandbox-token", "extra": {"ten_second_limit": rate_limit}}),
-        "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": woo_port, "schema": "http",
-             "login": "ck_sandbox", "password": "cs_sandbox"}),
         "AIRFLOW_CONN_WOOHUB_STAGING": json.dumps({"conn_type": "sqlite", "host": str(staging)}),
         "WOOHUB_GX_ROOT": str(gx_root),
         "WOOHUB_RETRY_DELAY_SECONDS": "5",
@@ -300,10 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"work dir {work}; seeding sandboxes {store} ...", flush=True)
         seeding = time.perf_counter()
         woo.reset(**store)
-        hubspot_store = dict(store)
-        if args.hubspot_overlap_workaround:
-            hubspot_store["customers"] = args.customers + max(5, args.customers // 2)
-        hubspot.reset(**hubspot_store)
+        hubspot.reset(**store)
         before = hubspot_integrity(hubspot)
         overlap = overlapping_contacts(hubspot, woo)
         hubspot.configure(rate_limits_enabled=True, ten_second_limit=args.rate_limit)
@@ -321,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         second = run_once(dag, start + timedelta(minutes=15), staging, hubspot, woo)
         result = {
             "store": store,
-            "hubspot_seed": hubspot_store,
+            "hubspot_seed": store,
             "rate_limit": args.rate_limit,
             "hubspot_before": before,
             "overlapping_contacts": overlap,

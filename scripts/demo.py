@@ -25,6 +25,8 @@ from pathlib import Path
 
 import requests
 
+from woohub.sandbox.control import sandbox_connection_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 AIRFLOW = str(Path(PYTHON).with_name("airflow"))
@@ -62,19 +64,12 @@ def demo_environment(args: argparse.Namespace) -> dict[str, str]:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             # One signing secret for the API server and the task runners (the Task Execution API's tokens).
             "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(32),
-            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": args.hubspot_port, "schema": "http",
-                 "password": "sandbox-token"}
-            ),
-            "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": args.woo_port, "schema": "http",
-                 "login": "ck_sandbox", "password": "cs_sandbox"}
-            ),
             "AIRFLOW_CONN_WOOHUB_STAGING": json.dumps(
                 {"conn_type": "sqlite", "host": str(args.data / "staging.db")}
             ),
         }
     )
+    env.update(sandbox_connection_env(args.hubspot_port, args.woo_port))
     return env
 
 

@@ -7,7 +7,6 @@ Airflow reads its configuration when it is first imported, so the environment is
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import free_port
-from woohub.sandbox.control import SandboxControl
+from woohub.sandbox.control import SandboxControl, sandbox_connection_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_TOKEN = "sandbox-token"
@@ -40,6 +39,7 @@ class Sandbox:
 def pytest_configure(config: pytest.Config) -> None:
     home = Path(tempfile.mkdtemp(prefix="woohub-airflow-home-"))
     hubspot_port, woo_port = free_port(), free_port()
+    os.environ.update(sandbox_connection_env(hubspot_port, woo_port))
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -50,14 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "WOOHUB_TEST_HUBSPOT_PORT": str(hubspot_port),
             "WOOHUB_TEST_WOO_PORT": str(woo_port),
-            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": hubspot_port, "schema": "http",
-                 "password": SANDBOX_TOKEN}
-            ),
-            "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": woo_port, "schema": "http",
-                 "login": WOO_KEY, "password": WOO_SECRET}
-            ),
         }
     )
 

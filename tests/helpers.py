@@ -1,12 +1,5 @@
 """Small helpers shared by test modules."""
 
-from __future__ import annotations
+from woohub.sandbox.control import free_port
 
-import socket
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port"]

@@ -57,3 +57,27 @@ class SandboxControl:
 
     def restore(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "state", json=snapshot)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for starting a sandbox on the side)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sandbox_connection_env(hubspot_port: int, woo_port: int, *,
+                           hubspot_extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` variables (JSON form) pointing ``hubspot_default`` and ``woocommerce_default`` at
+    sandboxes on 127.0.0.1, with the sandboxes' well-known credentials."""
+    import json
+
+    hubspot = {"conn_type": "http", "host": "127.0.0.1", "port": hubspot_port, "schema": "http",
+               "password": "sandbox-token"}
+    if hubspot_extra:
+        hubspot["extra"] = hubspot_extra
+    woo = {"conn_type": "http", "host": "127.0.0.1", "port": woo_port, "schema": "http",
+           "login": "ck_sandbox", "password": "cs_sandbox"}
+    return {"AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot), "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(woo)}
