@@ -19,6 +19,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
+from woohub.alerts import on_task_failure
+
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
 _HUBSPOT_CONN_ID = os.getenv("WOOHUB_HUBSPOT_CONN_ID", "hubspot_default")
 _WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_default")
@@ -32,7 +34,8 @@ _WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_defa
     max_active_runs=1,
     doc_md=__doc__,
     tags=["woohub", "monitoring", "hubspot", "woocommerce"],
-    default_args={"owner": "data-team", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"owner": "data-team", "on_failure_callback": on_task_failure,
+                  "retries": 2, "retry_delay": timedelta(minutes=1)},
 )
 def api_health_check() -> None:
     @task

@@ -29,6 +29,8 @@ from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, get_current_context, task, teardown
 
+from woohub.alerts import on_task_failure
+
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
 _HUBSPOT_CONN_ID = os.getenv("WOOHUB_HUBSPOT_CONN_ID", "hubspot_default")
 _WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_default")
@@ -62,7 +64,8 @@ def _plan(plan: dict[str, Any]) -> Any:
     max_consecutive_failed_dag_runs=10,
     doc_md=__doc__,
     tags=["woohub", "sync", "woocommerce", "hubspot"],
-    default_args={"owner": "data-team", "retries": 3, "retry_delay": _RETRY_DELAY,
+    default_args={"owner": "data-team", "on_failure_callback": on_task_failure,
+                  "retries": 3, "retry_delay": _RETRY_DELAY,
                   "retry_exponential_backoff": True},
     params={
         "full_resync": Param(False, type="boolean", description="extract everything, not just the window"),
