@@ -64,13 +64,14 @@ def plan_run(engine: Engine, run_id: str, interval_start: datetime | None, inter
     """Decide the run's window and claim due dead letters.
 
     - ``params.full_resync``: everything. ``params.window_start``/``window_end`` (ISO, UTC): that window.
-    - otherwise ``[min(data interval start, orders high-water mark) - lookback, data interval end)``, so a
-      skipped or failed run is caught up; a stream that was never synced gets a full initial load.
+    - otherwise ``[min(data interval start, the orders and products high-water marks) - lookback, data
+      interval end)``, so a skipped or failed run is caught up; a first run (no mark yet) is a full load.
     - customers get a full scan when the last one is older than ``WOOHUB_CUSTOMER_FULL_SCAN_HOURS``.
     """
     now = now or repository.utcnow()
     end = to_naive_utc(interval_end) if interval_end else now
-    mark = repository.get_high_water_mark(engine, "orders")
+    marks = [repository.get_high_water_mark(engine, stream) for stream in ("orders", "products")]
+    mark = None if None in marks else min(marks)
     full = bool(params.get("full_resync")) or mark is None
     if params.get("window_start"):
         start = to_naive_utc(datetime.fromisoformat(params["window_start"]))
