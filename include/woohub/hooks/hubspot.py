@@ -55,6 +55,10 @@ from woohub.hooks.retry import RetryPolicy
 
 BATCH_SIZE = 100
 ASSOCIATION_BATCH_SIZE = 1000
+# HubSpot counts a call when it arrives, we when we send it: a call we think left the window may still be
+# in the server's (latency, retries of slow calls). Half a second of slack kept a 24-call burst against a
+# 20-per-10-s limit free of 429s where the bare window let one through under load.
+_WINDOW_SLACK_SECONDS = 0.5
 _SEARCH_WINDOW_SLACK = 1.1  # server clocks see our calls a little later; a slightly longer window keeps us under
 
 
@@ -129,7 +133,7 @@ class HubSpotHook(ApiHook):
             return
         limit = int(extra.get("ten_second_limit", 100))
         margin = int(extra.get("rate_limit_margin", max(1, limit // 10)))
-        window = float(extra.get("rate_limit_window_seconds", 10))
+        window = float(extra.get("rate_limit_window_seconds", 10)) + _WINDOW_SLACK_SECONDS
         self._limiter = RollingWindowLimiter(limit, window, margin=margin)
         self._search_limiter = RollingWindowLimiter(int(extra.get("search_per_second", 5)), _SEARCH_WINDOW_SLACK)
 
