@@ -93,26 +93,32 @@ def woocommerce_to_hubspot() -> None:
     def extract_orders(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.extract.woocommerce import extract_orders
         from woohub.hooks import WooCommerceHook
+        from woohub.sync.woocommerce_to_hubspot import record_extract
 
-        return extract_orders(WooCommerceHook(_WOOCOMMERCE_CONN_ID), _engine(), _plan(plan).window,
-                              _run_id()).as_dict()
+        engine = _engine()
+        result = extract_orders(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, _plan(plan).window, _run_id())
+        return record_extract(engine, _run_id(), result)
 
     @task
     def extract_products(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.extract.woocommerce import extract_products
         from woohub.hooks import WooCommerceHook
+        from woohub.sync.woocommerce_to_hubspot import record_extract
 
-        return extract_products(WooCommerceHook(_WOOCOMMERCE_CONN_ID), _engine(), _plan(plan).window,
-                                _run_id()).as_dict()
+        engine = _engine()
+        result = extract_products(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, _plan(plan).window, _run_id())
+        return record_extract(engine, _run_id(), result)
 
     @task
     def extract_customers(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.extract.woocommerce import extract_customers
         from woohub.hooks import WooCommerceHook
+        from woohub.sync.woocommerce_to_hubspot import record_extract
 
-        run_plan = _plan(plan)
-        return extract_customers(WooCommerceHook(_WOOCOMMERCE_CONN_ID), _engine(), run_plan.window, _run_id(),
-                                 full_scan=run_plan.customer_full_scan).as_dict()
+        run_plan, engine = _plan(plan), _engine()
+        result = extract_customers(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, run_plan.window, _run_id(),
+                                   full_scan=run_plan.customer_full_scan)
+        return record_extract(engine, _run_id(), result)
 
     @task
     def validate_stream(stream: str) -> dict[str, Any]:

@@ -135,8 +135,12 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
     assert live_products - {k for t, k in quarantined if t == "products"} <= set(synced_products)
     assert set(synced_products.values()) == {1}
 
-    counts = staging_rows(staging_url, "select object_type, created, updated, failed from run_stats")
-    assert {row.object_type for row in counts} >= {"deals", "contacts", "products", "line_items"}
+    counts = {row.object_type: row for row in staging_rows(
+        staging_url, "select object_type, extracted, created, updated, failed, api_calls from run_stats")}
+    assert set(counts) >= {"deals", "contacts", "products", "line_items", "woocommerce_orders",
+                           "woocommerce_customers", "woocommerce_products"}
+    assert counts["woocommerce_orders"].api_calls >= 2 and counts["deals"].api_calls >= 1
+    assert counts["deals"].created == len(by_order)
 
     writes_before = hubspot_writes(seeded)
     second = run_dag(start + timedelta(minutes=15))

@@ -102,6 +102,14 @@ def valid_payloads(engine: Engine, stream: str, run_id: str) -> list[dict[str, A
     return [p for p in candidate_payloads(engine, stream, run_id) if str(p["id"]) not in bad]
 
 
+def record_extract(engine: Engine, run_id: str, result: Any) -> dict[str, Any]:
+    """Record an extract's WooCommerce API calls in ``run_stats`` (object ``woocommerce_<stream>``, next to
+    the HubSpot objects' rows) and return its counts for XCom."""
+    repository.record_counts(engine, run_id, f"woocommerce_{result.stream}", extracted=result.staged,
+                             api_calls=result.api_calls)
+    return result.as_dict()
+
+
 def commit_high_water_marks(engine: Engine, plan: RunPlan) -> None:
     """After every load of the run succeeded: orders and products are synced up to the window end; a full
     customer scan happened now. A mark never moves back, so a backfill of an old window leaves it alone."""
