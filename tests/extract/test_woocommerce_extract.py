@@ -40,7 +40,7 @@ def create_orders(sandbox: Sandbox, hook, count: int, at: datetime) -> list[int]
 
 
 def test_window_is_half_open_at_one_second_resolution(sandbox: Sandbox, hook, engine) -> None:
-    from woohub.extract.woocommerce import ExtractWindow, iter_modified_keyset
+    from woohub.extract.woocommerce import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
@@ -51,7 +51,7 @@ def test_window_is_half_open_at_one_second_resolution(sandbox: Sandbox, hook, en
     finally:
         sandbox.woo.configure(clock=None)
     window = ExtractWindow(START, START + timedelta(minutes=15))
-    got = {o["id"] for o in iter_modified_keyset(hook, "orders", window)}
+    got = {o["id"] for o in iter_window(hook, "orders", window)}
     assert got == set(at_start + inside), (before, at_end)
 
 
@@ -59,7 +59,7 @@ def test_keyset_walk_misses_nothing_when_records_change_during_the_walk(
         sandbox: Sandbox, hook, engine) -> None:
     """Page numbers would skip a record here: one order of the first page is modified while we walk, it
     leaves its place, and everything behind it moves one place forward."""
-    from woohub.extract.woocommerce import ExtractWindow, iter_modified_keyset
+    from woohub.extract.woocommerce import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
@@ -67,7 +67,7 @@ def test_keyset_walk_misses_nothing_when_records_change_during_the_walk(
         for minute in range(250):
             ids += create_orders(sandbox, hook, 1, START + timedelta(minutes=minute, seconds=1))
         sandbox.woo.configure(clock=(START + timedelta(hours=6)).isoformat())
-        walk = iter_modified_keyset(hook, "orders", ExtractWindow(START, START + timedelta(hours=12)))
+        walk = iter_window(hook, "orders", ExtractWindow(START, START + timedelta(hours=12)))
         seen = [next(walk)["id"] for _ in range(100)]
         hook.request("PUT", f"/orders/{seen[10]}", json={"status": "on-hold"})  # moves to the end
         seen += [o["id"] for o in walk]
@@ -78,14 +78,14 @@ def test_keyset_walk_misses_nothing_when_records_change_during_the_walk(
 
 
 def test_more_than_a_page_inside_one_second_is_drained(sandbox: Sandbox, hook, engine) -> None:
-    from woohub.extract.woocommerce import ExtractWindow, iter_modified_keyset
+    from woohub.extract.woocommerce import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
         ids = create_orders(sandbox, hook, 230, START + timedelta(seconds=30))
     finally:
         sandbox.woo.configure(clock=None)
-    got = [o["id"] for o in iter_modified_keyset(hook, "orders", ExtractWindow(START, START + timedelta(hours=1)))]
+    got = [o["id"] for o in iter_window(hook, "orders", ExtractWindow(START, START + timedelta(hours=1)))]
     assert sorted(got) == sorted(ids)
 
 

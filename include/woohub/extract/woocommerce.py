@@ -4,12 +4,8 @@ Orders and products are filtered by the server on their GMT modification time. W
 ``modified_after``/``modified_before`` are strict and have one-second resolution, so a window
 ``[start, end)`` is asked for as ``modified_after = start - 1 s`` and ``modified_before = end``, with
 naive UTC values and ``dates_are_gmt=true`` (a ``Z`` together with ``dates_are_gmt`` shifts the window).
-
-Page numbers are not safe for a moving result set: a record modified while we page leaves the window (or
-moves to its end) and shifts every later record one place forward, so one record would be skipped for
-good. :func:`iter_modified_keyset` therefore walks the window by modification time instead: always page 1,
-``orderby=modified&order=asc``, restarting after the last second seen; a record modified meanwhile moves
-to the end of the walk, where it is read again.
+The hook walks the window by modification time, not page number (see ``WooCommerceHook.iter_modified``),
+so a record edited during the walk cannot push another one out of it.
 
 Customers cannot be filtered by modification time (a real store silently ignores ``modified_after`` on
 ``/customers``); :func:`extract_customers` finds changed customers three ways instead — customers of
@@ -28,7 +24,6 @@ from typing import Any
 from sqlalchemy import Engine
 
 from woohub.hooks import WooCommerceHook
-from woohub.hooks.woocommerce import gmt_param
 from woohub.staging import repository
 
 log = logging.getLogger(__name__)
@@ -63,59 +58,24 @@ class ExtractResult:
         return {"stream": self.stream, "staged": self.staged, "api_calls": self.api_calls, **self.details}
 
 
-def _gmt(moment: datetime) -> str:
-    """A naive-UTC staging timestamp as WooCommerce's ``modified_*`` value (with ``dates_are_gmt=true``)."""
-    return gmt_param(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+def _aware(moment: datetime) -> datetime:
+    """A naive-UTC staging timestamp as an aware UTC datetime (what the hook's date filters take)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _parse_gmt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def iter_modified_keyset(hook: WooCommerceHook, resource: str, window: ExtractWindow,
-                         params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-    """Every record of ``resource`` modified in ``window``, walked by modification time (see module doc).
-    A record modified again during the walk can come twice (with different modification times)."""
+def iter_window(hook: WooCommerceHook, resource: str, window: ExtractWindow,
+                params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of ``resource`` modified in ``window`` (``[start, end)``, so ``modified_after`` gets
+    ``start - 1 s``), walked by modification time (:meth:`WooCommerceHook.iter_modified`); all records
+    when the window is a full resync. A record modified again during the walk can come twice."""
     if window.full:
         yield from hook.iter_records(resource, {**(params or {}), "orderby": "id", "order": "asc"})
         return
-    cursor = window.start - ONE_SECOND
-    seen: set[tuple[Any, str]] = set()
-    while True:
-        query = {**(params or {}), "modified_after": _gmt(cursor), "modified_before": _gmt(window.end),
-                 "dates_are_gmt": "true", "orderby": "modified", "order": "asc", "per_page": PAGE_SIZE, "page": 1}
-        records = hook.request("GET", f"/{resource}", params=query).json()
-        for record in records:
-            key = (record["id"], record.get(GMT_MODIFIED) or "")
-            if key not in seen:
-                seen.add(key)
-                yield record
-        if len(records) < PAGE_SIZE:
-            return
-        last = max(_parse_gmt(r.get(GMT_MODIFIED)) for r in records)
-        if last - ONE_SECOND <= cursor:  # a whole page inside one second: drain that second by id
-            yield from _drain_second(hook, resource, last, params, seen)
-            cursor = last
-        else:
-            cursor = last - ONE_SECOND
-
-
-def _drain_second(hook: WooCommerceHook, resource: str, second: datetime, params: dict[str, Any] | None,
-                  seen: set[tuple[Any, str]]) -> Iterator[dict[str, Any]]:
-    """All records modified within one second (more than a page of them), by id; repeated until a pass
-    finds nothing new, so a record shifted by a concurrent change is still read."""
-    window = {"modified_after": _gmt(second - ONE_SECOND), "modified_before": _gmt(second + ONE_SECOND),
-              "dates_are_gmt": "true"}
-    while True:
-        new = 0
-        for record in hook.iter_records(resource, {**(params or {}), **window}):
-            key = (record["id"], record.get(GMT_MODIFIED) or "")
-            if key not in seen:
-                seen.add(key)
-                new += 1
-                yield record
-        if new == 0:
-            return
+    yield from hook.iter_modified(resource, _aware(window.start - ONE_SECOND), _aware(window.end), params)
 
 
 def _calls(hook: WooCommerceHook) -> int:
@@ -135,8 +95,8 @@ def _latest_per_id(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def extract_orders(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str) -> ExtractResult:
     """Stage every order modified in the window, trashed ones included (``status=any`` leaves them out)."""
     before = _calls(hook)
-    live = list(iter_modified_keyset(hook, "orders", window))
-    trashed = list(iter_modified_keyset(hook, "orders", window, {"status": "trash"}))
+    live = list(iter_window(hook, "orders", window))
+    trashed = list(iter_window(hook, "orders", window, {"status": "trash"}))
     orders = _latest_per_id(live + trashed)
     staged = repository.stage_records(engine, "orders", orders, run_id)
     return ExtractResult("orders", staged, _calls(hook) - before, {"trashed": len({o["id"] for o in trashed})})
@@ -147,8 +107,8 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
     """Stage products modified in the window (trashed included), the variations of changed variable
     products, and the variations and products named by this run's staged orders that are not staged yet."""
     before = _calls(hook)
-    live = list(iter_modified_keyset(hook, "products", window))
-    trashed = list(iter_modified_keyset(hook, "products", window, {"status": "trash"}))
+    live = list(iter_window(hook, "products", window))
+    trashed = list(iter_window(hook, "products", window, {"status": "trash"}))
     products = _latest_per_id(live + trashed)
     parents = {p["id"] for p in products if p.get("type") == "variable"}
     parents |= _variable_parents_of_ordered_variations(engine, order_run_id or run_id)

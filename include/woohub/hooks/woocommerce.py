@@ -24,8 +24,8 @@ holds creates reports its creates as ``AMBIGUOUS_WRITE`` outcomes instead of ris
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
@@ -39,6 +39,7 @@ from woohub.hooks.outcomes import RecordOutcome
 from woohub.hooks.retry import RetryPolicy
 
 PAGE_SIZE = 100
+_ONE_SECOND = timedelta(seconds=1)
 BATCH_LIMIT = 100
 _AUTH_METHODS = ("basic", "oauth1", "query")
 _PAST_THE_END_CODES = frozenset({"rest_post_invalid_page_number", "woocommerce_rest_invalid_page_number"})
@@ -165,10 +166,42 @@ class WooCommerceHook(ApiHook):
     def iter_modified(self, resource: str, since: datetime, until: datetime | None = None,
                       params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Records of ``orders``/``products``/``coupons`` modified after ``since`` (and before ``until``),
-        compared in GMT. Customers have no date filters in the API: list them all and filter locally."""
+        both strict and compared in GMT, oldest first.
+
+        Walked by modification time, not by page number: always page 1 of ``orderby=modified&order=asc``,
+        restarting after the last second seen. With page numbers, a record modified during the walk leaves
+        its place and every record behind it moves one place forward, so one of them is skipped for good;
+        here the modified record moves to the end of the walk and is read again (with its new time, so a
+        caller may see an id twice). More than a page of records inside one second is drained by id.
+        Customers have no date filters in the API (a real store ignores them): ``ValueError``.
+        """
         if resource.split("/")[0] not in _MODIFIED_FILTER_RESOURCES:
             raise ValueError(f"WooCommerce has no modified_after filter for {resource!r}")
-        yield from self.iter_records(resource, {**(params or {}), **modified_window(since, until)})
+        cursor, seen = since, set()
+        while True:
+            query = {**(params or {}), **modified_window(cursor, until), "orderby": "modified", "order": "asc",
+                     "per_page": PAGE_SIZE, "page": 1}
+            records = self.request("GET", f"/{resource.strip('/')}", params=query).json()
+            yield from _unseen(records, seen)
+            if len(records) < PAGE_SIZE:
+                return
+            last = max(_modified_gmt(r) for r in records)
+            if last - _ONE_SECOND <= cursor:  # a whole page inside one second: drain that second by id
+                yield from self._drain_second(resource, last, params, seen)
+                cursor = last
+            else:
+                cursor = last - _ONE_SECOND
+
+    def _drain_second(self, resource: str, second: datetime, params: Mapping[str, Any] | None,
+                      seen: set[tuple[Any, str]]) -> Iterator[dict[str, Any]]:
+        """Every record modified within one second, by id, repeated until a pass finds nothing new (so a
+        record shifted by a concurrent change is still read)."""
+        window = modified_window(second - _ONE_SECOND, second + _ONE_SECOND)
+        while True:
+            before = len(seen)
+            yield from _unseen(self.iter_records(resource, {**(params or {}), **window}), seen)
+            if len(seen) == before:
+                return
 
     def get(self, resource: str, record_id: int | str) -> dict[str, Any] | None:
         """One record, or ``None`` if it does not exist."""
@@ -208,6 +241,19 @@ class WooCommerceHook(ApiHook):
                 error.error_id or f"HTTP_{error.status}")
             return [RecordOutcome.failure(key, code, error.message) for _a, key, _p in items]
         return batch_outcomes(items, response.json())
+
+
+def _modified_gmt(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(record.get("date_modified_gmt") or "1970-01-01T00:00:00")).replace(tzinfo=UTC)
+
+
+def _unseen(records: Iterable[dict[str, Any]], seen: set[tuple[Any, str]]) -> Iterator[dict[str, Any]]:
+    """Records whose (id, modification time) is not in ``seen`` yet; adds them."""
+    for record in records:
+        key = (record.get("id"), str(record.get("date_modified_gmt") or ""))
+        if key not in seen:
+            seen.add(key)
+            yield record
 
 
 def modified_window(since: datetime, until: datetime | None = None) -> dict[str, str]:
