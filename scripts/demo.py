@@ -57,6 +57,7 @@ def demo_environment(args: argparse.Namespace) -> dict[str, str]:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": env.get("AIRFLOW__CORE__PARALLELISM", "8"),  # not 32 idle workers
             "AIRFLOW__API__PORT": str(args.port),
             "AIRFLOW__API__BASE_URL": f"http://localhost:{args.port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
@@ -137,6 +138,14 @@ def login_hint(home: Path) -> str:
     return f"see {generated}"
 
 
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to the child's whole process group (it was started as a session leader)."""
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
 def main() -> int:
     args = parse_args()
     args.home.mkdir(parents=True, exist_ok=True)
@@ -146,14 +155,16 @@ def main() -> int:
     children: list[subprocess.Popen[bytes]] = []
 
     def stop_children(*_: object) -> None:
+        # Each child leads its own process group: `airflow standalone` starts the scheduler, API server,
+        # DAG processor and triggerer as its own children, and they must go down with it.
         for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                child.kill()
+                pass
+            _signal_group(child, signal.SIGKILL)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     sandbox_log = (args.data / "sandbox.log").open("ab")
@@ -162,14 +173,14 @@ def main() -> int:
         children.append(subprocess.Popen(
             [PYTHON, "-m", "woohub.sandbox", "--hubspot-port", str(args.hubspot_port),
              "--woo-port", str(args.woo_port), "--state", str(args.data / "sandbox-state.json")],
-            env=env, stdout=sandbox_log, stderr=subprocess.STDOUT))
+            env=env, stdout=sandbox_log, stderr=subprocess.STDOUT, start_new_session=True))
         wait_for(f"http://127.0.0.1:{args.hubspot_port}/__sandbox__/health", deadline, "HubSpot sandbox")
         wait_for(f"http://127.0.0.1:{args.woo_port}/__sandbox__/health", deadline, "WooCommerce sandbox")
         print(f"sandboxes up: HubSpot http://127.0.0.1:{args.hubspot_port}, "
               f"WooCommerce http://127.0.0.1:{args.woo_port}/wp-json/wc/v3/", flush=True)
 
         children.append(subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=airflow_log,
-                                         stderr=subprocess.STDOUT))
+                                         stderr=subprocess.STDOUT, start_new_session=True))
         print(f"starting Airflow (log: {args.data / 'airflow.log'}) ...", flush=True)
         wait_for(f"http://localhost:{args.port}/api/v2/monitor/health", deadline, "Airflow API server")
         dag_ids = project_dag_ids()
