@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from woohub.sandbox.control import free_port, sandbox_connection_env
+from woohub.sandbox.control import free_port, isolated_airflow_env, sandbox_connection_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "woocommerce_to_hubspot"
@@ -70,13 +70,8 @@ def set_environment(work: Path, hubspot_port: int, woo_port: int, rate_limit: in
     gx_root = work / "great_expectations"
     shutil.copytree(ROOT / "great_expectations", gx_root, ignore=shutil.ignore_patterns("uncommitted"))
     os.environ.update(sandbox_connection_env(hubspot_port, woo_port, hubspot_extra={"ten_second_limit": rate_limit}))
+    os.environ.update(isolated_airflow_env(home, ROOT))
     os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW_CONN_WOOHUB_STAGING": json.dumps({"conn_type": "sqlite", "host": str(staging)}),
         "WOOHUB_GX_ROOT": str(gx_root),
         "WOOHUB_RETRY_DELAY_SECONDS": "5",

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import free_port
-from woohub.sandbox.control import SandboxControl, sandbox_connection_env
+from woohub.sandbox.control import SandboxControl, isolated_airflow_env, sandbox_connection_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_TOKEN = "sandbox-token"
@@ -40,18 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     home = Path(tempfile.mkdtemp(prefix="woohub-airflow-home-"))
     hubspot_port, woo_port = free_port(), free_port()
     os.environ.update(sandbox_connection_env(hubspot_port, woo_port))
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "WOOHUB_TEST_HUBSPOT_PORT": str(hubspot_port),
-            "WOOHUB_TEST_WOO_PORT": str(woo_port),
-        }
-    )
+    os.environ.update(isolated_airflow_env(home, PROJECT_ROOT))
+    os.environ.update({"WOOHUB_TEST_HUBSPOT_PORT": str(hubspot_port), "WOOHUB_TEST_WOO_PORT": str(woo_port)})
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,6 @@ class ExtractWindow:
     end: datetime
     full: bool = False
 
-    def describe(self) -> str:
-        return "full resync" if self.full else f"[{self.start.isoformat()}, {self.end.isoformat()})"
-
 
 @dataclass
 class ExtractResult:
@@ -110,37 +107,34 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
     live = list(iter_window(hook, "products", window))
     trashed = list(iter_window(hook, "products", window, {"status": "trash"}))
     products = _latest_per_id(live + trashed)
-    parents = {p["id"] for p in products if p.get("type") == "variable"}
-    parents |= _variable_parents_of_ordered_variations(engine, order_run_id or run_id)
+    just_staged = {str(p["id"]) for p in products}
+    missing_parents, missing_products = _ordered_but_not_staged(engine, order_run_id or run_id, just_staged)
+    parents = {p["id"] for p in products if p.get("type") == "variable"} | missing_parents
     variations = [dict(v, parent_id=v.get("parent_id") or parent)
                   for parent in sorted(parents)
                   for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"})]
-    missing = _ordered_products_not_staged(engine, order_run_id or run_id, {p["id"] for p in products})
-    fetched = [p for p in (hook.get("products", pid) for pid in sorted(missing)) if p is not None]
+    fetched = [p for p in (hook.get("products", pid) for pid in sorted(missing_products)) if p is not None]
     staged = repository.stage_records(engine, "products", products + variations + fetched, run_id)
     return ExtractResult("products", staged, _calls(hook) - before,
                          {"variations": len(variations), "trashed": len({p["id"] for p in trashed}),
                           "fetched_for_orders": len(fetched)})
 
 
-def _order_lines(engine: Engine, run_id: str) -> list[dict[str, Any]]:
-    return [line for order in repository.staged_payloads(engine, "orders", run_id=run_id)
-            for line in order.get("line_items") or []]
-
-
-def _variable_parents_of_ordered_variations(engine: Engine, run_id: str) -> set[int]:
-    """Parents of variations sold in this run's orders whose variation is not staged yet."""
-    lines = [line for line in _order_lines(engine, run_id) if line.get("variation_id")]
-    staged = set(repository.staged_hashes(engine, "products"))
-    return {int(line["product_id"]) for line in lines
-            if line.get("product_id") and str(line["variation_id"]) not in staged}
-
-
-def _ordered_products_not_staged(engine: Engine, run_id: str, just_staged: set[int]) -> set[int]:
-    staged = set(repository.staged_hashes(engine, "products"))
-    return {int(line["product_id"]) for line in _order_lines(engine, run_id)
-            if line.get("product_id") and not line.get("variation_id")
-            and str(line["product_id"]) not in staged and int(line["product_id"]) not in just_staged}
+def _ordered_but_not_staged(engine: Engine, run_id: str, just_staged: set[str]) -> tuple[set[int], set[int]]:
+    """What this run's orders sold that staging lacks: (parents of unstaged variations, unstaged simple
+    products). One read of the run's orders and one of the staged product ids."""
+    staged = set(repository.staged_hashes(engine, "products")) | just_staged
+    parents, products = set(), set()
+    for order in repository.staged_payloads(engine, "orders", run_id=run_id):
+        for line in order.get("line_items") or []:
+            if not line.get("product_id"):
+                continue
+            if line.get("variation_id"):
+                if str(line["variation_id"]) not in staged:
+                    parents.add(int(line["product_id"]))
+            elif str(line["product_id"]) not in staged:
+                products.add(int(line["product_id"]))
+    return parents, products
 
 
 def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str, *,

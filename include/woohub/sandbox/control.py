@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -81,3 +82,16 @@ def sandbox_connection_env(hubspot_port: int, woo_port: int, *,
     woo = {"conn_type": "http", "host": "127.0.0.1", "port": woo_port, "schema": "http",
            "login": "ck_sandbox", "password": "cs_sandbox"}
     return {"AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot), "AIRFLOW_CONN_WOOCOMMERCE_DEFAULT": json.dumps(woo)}
+
+
+def isolated_airflow_env(home: Path, project_root: Path) -> dict[str, str]:
+    """Settings for an Airflow that lives in ``home`` alone (SQLite metadata, no examples) and runs this
+    project's ``dags/`` and ``plugins/``: what tests and benchmarks set before Airflow is imported."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project_root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_root / "plugins"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
