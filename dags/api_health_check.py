@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from woohub.alerts import on_task_failure
+from woohub.core.alerts import on_task_failure
 
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
 _HUBSPOT_CONN_ID = os.getenv("WOOHUB_HUBSPOT_CONN_ID", "hubspot_default")
@@ -40,15 +40,15 @@ _WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_defa
 def api_health_check() -> None:
     @task
     def check_hubspot() -> dict[str, Any]:
-        from woohub.hooks import HubSpotHook
+        from woohub.hubspot import HubSpotHook
         from woohub.monitoring.api_health import check_hubspot
 
         return check_hubspot(HubSpotHook(_HUBSPOT_CONN_ID))
 
     @task
     def check_woocommerce() -> dict[str, Any]:
-        from woohub.hooks import WooCommerceHook
         from woohub.monitoring.api_health import check_woocommerce
+        from woohub.woocommerce import WooCommerceHook
 
         return check_woocommerce(WooCommerceHook(_WOOCOMMERCE_CONN_ID))
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, get_current_context, task, teardown
 
-from woohub.alerts import on_task_failure
+from woohub.core.alerts import on_task_failure
 
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
 _HUBSPOT_CONN_ID = os.getenv("WOOHUB_HUBSPOT_CONN_ID", "hubspot_default")
@@ -84,16 +84,16 @@ def woocommerce_to_hubspot() -> None:
 
     @task
     def check_hubspot_setup() -> list[str]:
-        from woohub.hooks import HubSpotHook
+        from woohub.hubspot import HubSpotHook
         from woohub.sync.woocommerce_to_hubspot import check_hubspot_setup
 
         return check_hubspot_setup(HubSpotHook(_HUBSPOT_CONN_ID))
 
     @task
     def extract_orders(plan: dict[str, Any]) -> dict[str, Any]:
-        from woohub.extract.woocommerce import extract_orders
-        from woohub.hooks import WooCommerceHook
         from woohub.sync.woocommerce_to_hubspot import record_extract
+        from woohub.woocommerce import WooCommerceHook
+        from woohub.woocommerce.extract import extract_orders
 
         engine = _engine()
         result = extract_orders(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, _plan(plan).window, _run_id())
@@ -101,9 +101,9 @@ def woocommerce_to_hubspot() -> None:
 
     @task
     def extract_products(plan: dict[str, Any]) -> dict[str, Any]:
-        from woohub.extract.woocommerce import extract_products
-        from woohub.hooks import WooCommerceHook
         from woohub.sync.woocommerce_to_hubspot import record_extract
+        from woohub.woocommerce import WooCommerceHook
+        from woohub.woocommerce.extract import extract_products
 
         engine = _engine()
         result = extract_products(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, _plan(plan).window, _run_id())
@@ -111,9 +111,9 @@ def woocommerce_to_hubspot() -> None:
 
     @task
     def extract_customers(plan: dict[str, Any]) -> dict[str, Any]:
-        from woohub.extract.woocommerce import extract_customers
-        from woohub.hooks import WooCommerceHook
         from woohub.sync.woocommerce_to_hubspot import record_extract
+        from woohub.woocommerce import WooCommerceHook
+        from woohub.woocommerce.extract import extract_customers
 
         run_plan, engine = _plan(plan), _engine()
         result = extract_customers(WooCommerceHook(_WOOCOMMERCE_CONN_ID), engine, run_plan.window, _run_id(),
@@ -128,7 +128,7 @@ def woocommerce_to_hubspot() -> None:
 
     @task
     def load_object(object_type: str) -> dict[str, Any]:
-        from woohub.hooks import HubSpotHook
+        from woohub.hubspot import HubSpotHook
         from woohub.sync.woocommerce_to_hubspot import load_object
 
         return load_object(HubSpotHook(_HUBSPOT_CONN_ID), _engine(), object_type, _run_id())

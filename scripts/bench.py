@@ -134,7 +134,8 @@ def throughput(name: str, hook: Any, path: str, params: dict[str, Any], seconds:
 
 
 def hubspot_figures(args: argparse.Namespace, hubspot_url: str) -> list[Figure]:
-    from woohub.hooks import HubSpotHook, RetryPolicy
+    from woohub.http import RetryPolicy
+    from woohub.hubspot import HubSpotHook
     from woohub.sandbox.control import SandboxControl
 
     control = SandboxControl(hubspot_url)
@@ -165,7 +166,7 @@ def hubspot_figures(args: argparse.Namespace, hubspot_url: str) -> list[Figure]:
 
 
 def woo_figures(args: argparse.Namespace) -> list[Figure]:
-    from woohub.hooks import WooCommerceHook
+    from woohub.woocommerce import WooCommerceHook
 
     hook = WooCommerceHook("bench_woo")
     figures = [throughput("Woo GET (OAuth 1.0a)", hook, "/orders", {"per_page": 1}, args.seconds, args.threads)]

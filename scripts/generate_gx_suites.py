@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from woohub.quality.gx_checks import (
+from woohub.core.quality import (
     SUITE_BY_STREAM,
     context_lock,
     ensure_checkpoint,

@@ -14,7 +14,7 @@ START = datetime(2026, 11, 20, 12, 0, 0)
 
 @pytest.fixture
 def hook(sandbox: Sandbox):
-    from woohub.hooks import WooCommerceHook
+    from woohub.woocommerce import WooCommerceHook
 
     return WooCommerceHook()
 
@@ -40,7 +40,7 @@ def create_orders(sandbox: Sandbox, hook, count: int, at: datetime) -> list[int]
 
 
 def test_window_is_half_open_at_one_second_resolution(sandbox: Sandbox, hook, engine) -> None:
-    from woohub.extract.woocommerce import ExtractWindow, iter_window
+    from woohub.woocommerce.extract import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
@@ -59,7 +59,7 @@ def test_keyset_walk_misses_nothing_when_records_change_during_the_walk(
         sandbox: Sandbox, hook, engine) -> None:
     """Page numbers would skip a record here: one order of the first page is modified while we walk, it
     leaves its place, and everything behind it moves one place forward."""
-    from woohub.extract.woocommerce import ExtractWindow, iter_window
+    from woohub.woocommerce.extract import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
@@ -78,7 +78,7 @@ def test_keyset_walk_misses_nothing_when_records_change_during_the_walk(
 
 
 def test_more_than_a_page_inside_one_second_is_drained(sandbox: Sandbox, hook, engine) -> None:
-    from woohub.extract.woocommerce import ExtractWindow, iter_window
+    from woohub.woocommerce.extract import ExtractWindow, iter_window
 
     sandbox.woo.reset(empty=True)
     try:
@@ -92,8 +92,8 @@ def test_more_than_a_page_inside_one_second_is_drained(sandbox: Sandbox, hook, e
 def test_customers_found_without_modified_filter(sandbox: Sandbox, hook, engine) -> None:
     """Customers of changed orders and new registrations are staged; an unchanged customer is not restaged
     by a full scan; an edited one is."""
-    from woohub.extract.woocommerce import ExtractWindow, extract_customers, extract_orders
     from woohub.staging import repository
+    from woohub.woocommerce.extract import ExtractWindow, extract_customers, extract_orders
 
     sandbox.woo.reset(seed=5, customers=10, products=5, orders=20)
     window = ExtractWindow(None, datetime(2100, 1, 1), full=True)

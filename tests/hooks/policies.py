@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from woohub.hooks import RetryPolicy
+from woohub.http import RetryPolicy
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, max_retry_seconds=10, backoff_initial_seconds=0.01,
                            backoff_max_seconds=0.05, backoff_jitter_seconds=0.0)

@@ -9,14 +9,8 @@ import requests
 
 from tests.hooks.conftest import MakeConnection
 from tests.hooks.policies import FAST_RETRIES
-from woohub.hooks import (
-    AmbiguousWriteError,
-    DailyLimitError,
-    FatalHTTPError,
-    HubSpotHook,
-    RetryableHTTPError,
-    RetryPolicy,
-)
+from woohub.http import AmbiguousWriteError, DailyLimitError, FatalHTTPError, RetryableHTTPError, RetryPolicy
+from woohub.hubspot import HubSpotHook
 
 BASE = "https://api.hubapi.test"
 CONTACTS = f"{BASE}/crm/v3/objects/contacts"

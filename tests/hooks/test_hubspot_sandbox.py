@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import Sandbox
 from tests.hooks.conftest import MakeConnection
 from tests.hooks.policies import FAST_RETRIES, FAULT_RETRIES
-from woohub.hooks import AuthenticationError, HubSpotHook, RetryPolicy
+from woohub.http import AuthenticationError, RetryPolicy
+from woohub.hubspot import HubSpotHook
 
 UNIQUE_PROPERTY = {"name": "woo_customer_id", "label": "WooCommerce customer ID", "type": "string",
                    "fieldType": "text", "groupName": "contactinformation", "hasUniqueValue": True}

@@ -16,7 +16,7 @@ from airflow.utils.session import create_session
 from sqlalchemy import inspect
 
 from tests.conftest import Sandbox
-from woohub.hooks import HubSpotHook
+from woohub.hubspot import HubSpotHook
 
 CONN_ID = "hs_db_oauth"
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from woohub.hooks.rate_limit import RollingWindowLimiter
+from woohub.http.rate_limit import RollingWindowLimiter
 
 
 class FakeClock:

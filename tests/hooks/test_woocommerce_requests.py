@@ -11,8 +11,9 @@ import requests
 
 from tests.hooks.conftest import MakeConnection
 from tests.hooks.policies import FAST_RETRIES
-from woohub.hooks import AuthenticationError, WooCommerceHook
-from woohub.hooks.woocommerce import modified_window
+from woohub.http import AuthenticationError
+from woohub.woocommerce import WooCommerceHook
+from woohub.woocommerce.hook import modified_window
 
 HTTP_ORDERS = "http://shop.test:8080/wp-json/wc/v3/orders"
 HTTPS_ORDERS = "https://shop.test/wp-json/wc/v3/orders"

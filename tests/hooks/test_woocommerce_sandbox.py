@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import Sandbox
 from tests.hooks.conftest import MakeConnection
 from tests.hooks.policies import FAULT_RETRIES
-from woohub.hooks import AuthenticationError, WooCommerceHook
+from woohub.http import AuthenticationError
+from woohub.woocommerce import WooCommerceHook
 
 
 def _hook(make_connection: MakeConnection, sandbox: Sandbox, conn_id: str, **extra: Any) -> WooCommerceHook:

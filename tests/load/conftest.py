@@ -53,7 +53,7 @@ def hubspot(sandbox: Any) -> Any:
 @pytest.fixture
 def hook(hubspot: Any) -> Any:
     """A fresh hook on ``hubspot_default`` (the sandbox)."""
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
     return HubSpotHook()
 
@@ -71,7 +71,7 @@ def engine(tmp_path: Any) -> Any:
 @pytest.fixture
 def portal(hook: Any) -> Any:
     """The empty sandbox with the custom properties ensured."""
-    from woohub.load import ensure_custom_properties
+    from woohub.hubspot.load import ensure_custom_properties
 
     ensure_custom_properties(hook, CUSTOM_PROPERTIES)
     return hook

@@ -19,7 +19,7 @@ def contacts_by_email(hubspot: Any) -> dict[str, list[dict[str, Any]]]:
 def test_customers_and_guests_load_once_and_rerun_writes_nothing(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_contacts
+    from woohub.hubspot.load import load_contacts
 
     rows = [customer(i, f"c{i}@shop.test") for i in range(1, 121)] + [
         guest(f"g{i}@mail.test") for i in range(30)
@@ -40,7 +40,7 @@ def test_customers_and_guests_load_once_and_rerun_writes_nothing(
 def test_email_change_updates_the_same_contact_and_a_taken_email_conflicts(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_contacts
+    from woohub.hubspot.load import load_contacts
     from woohub.staging.repository import dead_letters
 
     load_contacts(
@@ -67,7 +67,7 @@ def test_email_change_updates_the_same_contact_and_a_taken_email_conflicts(
 def test_existing_contact_with_the_email_in_another_case_is_adopted(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_contacts
+    from woohub.hubspot.load import load_contacts
 
     pre = portal.batch_create(
         "contacts",
@@ -88,7 +88,7 @@ def test_existing_contact_with_the_email_in_another_case_is_adopted(
 
 
 def test_guest_who_registers_stays_one_contact(portal: Any, hubspot: Any, engine: Any) -> None:
-    from woohub.load import load_contacts
+    from woohub.hubspot.load import load_contacts
     from woohub.staging.repository import id_map_rows
 
     load_contacts(portal, engine, pd.DataFrame([guest("Zoe@Mail.test")]), "run-1")
@@ -123,7 +123,7 @@ def test_guest_who_registers_stays_one_contact(portal: Any, hubspot: Any, engine
 def test_customer_whose_email_belongs_to_another_customer_is_not_merged(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_contacts
+    from woohub.hubspot.load import load_contacts
 
     load_contacts(portal, engine, pd.DataFrame([customer(1, "shared@shop.test")]), "run-1")
     result = load_contacts(portal, engine, pd.DataFrame([customer(2, "shared@shop.test")]), "run-2")

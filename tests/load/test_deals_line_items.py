@@ -21,7 +21,7 @@ from tests.load.builders import (
 
 def load_store(hook: Any, engine: Any, run_id: str, *, orders: int = 40) -> dict[str, Any]:
     """Products 1-10, customers 1-5, a guest, ``orders`` deals and two line items per order."""
-    from woohub.load import load_contacts, load_deals, load_line_items, load_products
+    from woohub.hubspot.load import load_contacts, load_deals, load_line_items, load_products
 
     contacts = [customer(i, f"c{i}@shop.test") for i in range(1, 6)] + [guest("g@mail.test")]
     deals = [deal(o, f"customer:{o % 5 + 1}" if o % 4 else "guest:g@mail.test") for o in range(1, orders + 1)]
@@ -70,7 +70,7 @@ def test_orders_load_with_associations_and_rerun_writes_nothing(
 
 
 def test_edited_order_and_changed_buyer(portal: Any, hubspot: Any, engine: Any) -> None:
-    from woohub.load import load_deals, load_line_items
+    from woohub.hubspot.load import load_deals, load_line_items
 
     load_store(portal, engine, "run-1", orders=4)
     before = {r["properties"]["woo_line_item_id"]: r["id"] for r in records(hubspot, "line_items")}
@@ -102,7 +102,7 @@ def test_edited_order_and_changed_buyer(portal: Any, hubspot: Any, engine: Any) 
 
 
 def test_unknown_dealstage_fails_only_that_deal_until_fixed(portal: Any, hubspot: Any, engine: Any) -> None:
-    from woohub.load import load_contacts, load_deals, load_line_items
+    from woohub.hubspot.load import load_contacts, load_deals, load_line_items
     from woohub.staging.repository import dead_letters
 
     load_contacts(portal, engine, pd.DataFrame([customer(1, "c1@shop.test")]), "run-1")

@@ -55,8 +55,8 @@ def test_faults_then_rerun_leave_exactly_one_record_per_source_key(
 def test_guest_create_that_timed_out_but_was_applied_is_adopted_not_duplicated(
     portal: Any, hubspot: Any, engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from woohub.hooks.hubspot import HubSpotHook
-    from woohub.load import load_contacts
+    from woohub.hubspot.hook import HubSpotHook
+    from woohub.hubspot.load import load_contacts
     from woohub.staging.repository import dead_letters
 
     connection = json.loads(os.environ["AIRFLOW_CONN_HUBSPOT_DEFAULT"])

@@ -9,7 +9,7 @@ from tests.load.builders import product_frame, records, write_calls
 
 
 def test_products_load_once_and_rerun_writes_nothing(portal: Any, hubspot: Any, engine: Any) -> None:
-    from woohub.load import load_products
+    from woohub.hubspot.load import load_products
     from woohub.staging.repository import id_map_rows
 
     first = load_products(portal, engine, product_frame(range(1, 151)), "run-1")
@@ -34,7 +34,7 @@ def test_products_load_once_and_rerun_writes_nothing(portal: Any, hubspot: Any, 
 def test_edited_product_updates_the_same_record_and_archive_is_applied_once(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_products
+    from woohub.hubspot.load import load_products
 
     load_products(portal, engine, product_frame(range(1, 4)), "run-1")
     ids = {r["properties"]["woo_product_id"]: r["id"] for r in records(hubspot, "products")}
@@ -56,7 +56,7 @@ def test_edited_product_updates_the_same_record_and_archive_is_applied_once(
 def test_invalid_record_is_dead_lettered_alone_and_resolved_later(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.load import load_products
+    from woohub.hubspot.load import load_products
     from woohub.staging.repository import dead_letters
 
     frame = product_frame(range(1, 6))

@@ -8,7 +8,7 @@ from tests.load.conftest import CUSTOM_PROPERTIES
 
 
 def test_properties_are_ensured_idempotently(hook: Any, hubspot: Any) -> None:
-    from woohub.load import ensure_custom_properties
+    from woohub.hubspot.load import ensure_custom_properties
 
     created = ensure_custom_properties(hook, CUSTOM_PROPERTIES)
     assert sorted(created) == [
@@ -33,7 +33,7 @@ def test_loading_without_the_id_property_raises(hook: Any, engine: Any) -> None:
     import pytest
 
     from tests.load.builders import product_frame
-    from woohub.load import MissingPropertyError, load_products
+    from woohub.hubspot.load import MissingPropertyError, load_products
 
     with pytest.raises(MissingPropertyError, match="woo_product_id"):
         load_products(hook, engine, product_frame(range(1, 3)), "run-1")

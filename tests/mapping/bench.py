@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.mapping.helpers import woo
-from woohub.mapping import MappingConfig, load_mapping, map_contacts, map_deals, map_line_items
+from woohub.mapping.woocommerce_to_hubspot import (
+    MappingConfig,
+    load_mapping,
+    map_contacts,
+    map_deals,
+    map_line_items,
+)
 
 
 def synthetic_orders(count: int) -> list[dict[str, Any]]:

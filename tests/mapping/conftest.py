@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.mapping.helpers import raw_mapping
-from woohub.mapping import MappingConfig, load_mapping
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, load_mapping
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from woohub.mapping import MappingConfig, parse_mapping
-from woohub.mapping.config import DEFAULT_MAPPING_PATH
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, parse_mapping
+from woohub.mapping.woocommerce_to_hubspot.config import DEFAULT_MAPPING_PATH
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "woocommerce-11.0.1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.mapping.bench import synthetic_orders, time_mapping
 from tests.mapping.helpers import assert_clean
-from woohub.mapping import MappingConfig, map_contacts, map_deals, map_line_items
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, map_contacts, map_deals, map_line_items
 
 
 def test_timing_helper_runs(config: MappingConfig) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.mapping.helpers import parse_edited
-from woohub.mapping import (
+from woohub.mapping.woocommerce_to_hubspot import (
     MappingConfig,
     MappingConfigError,
     StageMappingError,

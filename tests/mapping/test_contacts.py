@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.mapping.helpers import assert_clean, woo
-from woohub.mapping import MappingConfig, guest_aliases, map_contacts
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, guest_aliases, map_contacts
 
 COLUMNS = ["source_key", "email", "properties", "error"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.mapping.helpers import assert_clean, woo
-from woohub.mapping import MappingConfig, StageMappingError, map_deals
-from woohub.mapping.config import WOO_ORDER_STATUSES
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, StageMappingError, map_deals
+from woohub.mapping.woocommerce_to_hubspot.config import WOO_ORDER_STATUSES
 
 
 def test_order_with_three_lines_shipping_and_fee(config: MappingConfig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.mapping.helpers import assert_clean, woo
-from woohub.mapping import MappingConfig, map_line_items
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, map_line_items
 
 
 def _line(properties: dict, **overrides: str | None) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.mapping.helpers import assert_clean, woo
-from woohub.mapping import MappingConfig, map_products
+from woohub.mapping.woocommerce_to_hubspot import MappingConfig, map_products
 
 
 def _hoodie_family(config: MappingConfig):

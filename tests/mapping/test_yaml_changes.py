@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.mapping.helpers import assert_clean, woo
-from woohub.mapping import map_contacts, map_deals, map_line_items, map_products
+from woohub.mapping.woocommerce_to_hubspot import map_contacts, map_deals, map_line_items, map_products
 
 
 def test_a_different_stage_for_processing(edited_config) -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tests.quality.conftest import recorded_body
-from woohub.quality.frames import STREAMS, validation_frame
+from woohub.woocommerce.checks import STREAMS, validation_frame
 
 
 def test_order_columns_from_real_payloads() -> None:

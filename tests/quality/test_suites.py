@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from tests.quality.conftest import GX_ROOT, recorded_body
-from woohub.quality.frames import validation_frame
-from woohub.quality.gx_checks import SUITE_BY_STREAM, context_lock, ensure_checkpoint, file_context
+from woohub.core.quality import SUITE_BY_STREAM, context_lock, ensure_checkpoint, file_context
+from woohub.woocommerce.checks import validation_frame
 
 VALID_PAYLOADS = {
     "orders": ["083-get-order", "084-get-order-guest"],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.quality.conftest import recorded_body
-from woohub.quality.gx_checks import (
+from woohub.core.quality import (
     DataQualityError,
     ValidationOutcome,
     build_data_docs,

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from woohub.alerts import failure_message, on_task_failure
+from woohub.core.alerts import failure_message, on_task_failure
 
 
 def context() -> dict:
@@ -28,7 +28,7 @@ def test_failure_is_logged_and_posted_to_the_alerts_webhook(monkeypatch: pytest.
         {"conn_type": "http", "host": "hooks.example.com", "schema": "https",
          "extra": {"endpoint": "/services/T000/B000/XXXX"}}))
     posted = requests_mock.post("https://hooks.example.com/services/T000/B000/XXXX", text="ok")
-    with caplog.at_level(logging.ERROR, logger="woohub.alerts"):
+    with caplog.at_level(logging.ERROR, logger="woohub.core.alerts"):
         on_task_failure(context())
     assert posted.call_count == 1
     assert posted.last_request.json() == {"text": failure_message(context())}
@@ -40,6 +40,6 @@ def test_an_unreachable_webhook_is_logged_not_raised(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AIRFLOW_CONN_WOOHUB_ALERTS", json.dumps(
         {"conn_type": "http", "host": "hooks.example.com", "schema": "https"}))
     requests_mock.post("https://hooks.example.com/", status_code=500)
-    with caplog.at_level(logging.ERROR, logger="woohub.alerts"):
+    with caplog.at_level(logging.ERROR, logger="woohub.core.alerts"):
         on_task_failure(context())
     assert "could not send the alert" in caplog.text

@@ -1,32 +1,3 @@
-"""Mapping layer: WooCommerce payloads -> HubSpot properties, driven by ``woocommerce_to_hubspot.yaml``.
-
-Every ``map_*`` function is pure (lists of WooCommerce payload dicts in, a DataFrame out), vectorised
-with pandas, and returns property values as ``str`` or ``None`` only.
-"""
-
-from woohub.mapping.config import (
-    MappingConfig,
-    MappingConfigError,
-    StageMappingError,
-    check_stage_table,
-    load_mapping,
-    parse_mapping,
-)
-from woohub.mapping.contacts import guest_aliases, map_contacts
-from woohub.mapping.deals import map_deals
-from woohub.mapping.line_items import map_line_items
-from woohub.mapping.products import map_products
-
-__all__ = [
-    "MappingConfig",
-    "MappingConfigError",
-    "StageMappingError",
-    "check_stage_table",
-    "guest_aliases",
-    "load_mapping",
-    "map_contacts",
-    "map_deals",
-    "map_line_items",
-    "map_products",
-    "parse_mapping",
-]
+"""Mapping from one system's payloads to the other's properties, one sub-package per direction
+(``woocommerce_to_hubspot``: YAML + mappers), on the shared column engine (``frame``) and value
+transforms (``transforms``)."""

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from woohub.mapping.config import ObjectMapping, PropertySpec
 from woohub.mapping.transforms import TRANSFORMS, as_optional_str, to_str
+from woohub.mapping.woocommerce_to_hubspot.config import ObjectMapping, PropertySpec
 
 
 def extract(records: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> pd.DataFrame:

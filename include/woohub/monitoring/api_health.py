@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from woohub.hooks import HubSpotHook, WooCommerceHook
+from woohub.hubspot import HubSpotHook
+from woohub.woocommerce import WooCommerceHook
 
 HUBSPOT_OBJECTS = ("contacts", "deals", "products", "line_items")
 WOOCOMMERCE_RESOURCES = ("orders", "customers", "products")

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from woohub.extract.woocommerce import ExtractWindow
 from woohub.staging import repository
+from woohub.woocommerce.extract import ExtractWindow
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,8 @@ OBJECT_OF_STREAM = {"orders": "deals", "customers": "contacts", "products": "pro
 def check_hubspot_setup(hook: Any, mapping: Any = None) -> list[str]:
     """Create the custom ``woo_*`` properties the mapping needs (idempotent), then check the status →
     stage table against the portal's deal pipelines; a mismatch fails with every problem named."""
-    from woohub.load import ensure_custom_properties
-    from woohub.mapping import check_stage_table, load_mapping
+    from woohub.hubspot.load import ensure_custom_properties
+    from woohub.mapping.woocommerce_to_hubspot import check_stage_table, load_mapping
 
     mapping = mapping or load_mapping()
     definitions: dict[str, list[dict[str, Any]]] = {}
@@ -144,7 +144,7 @@ def check_hubspot_setup(hook: Any, mapping: Any = None) -> list[str]:
 def validate_stream(engine: Engine, stream: str, run_id: str, bad_share_limit: float | None = None) -> dict[str, Any]:
     """Run the stream's Great Expectations suite on the run's staged records; quarantine the failing ones
     with their reasons; fail (after recording) when the bad share passes ``max_bad_share``."""
-    from woohub.quality.gx_checks import enforce_threshold, validate_staged
+    from woohub.core.quality import enforce_threshold, validate_staged
 
     payloads = candidate_payloads(engine, stream, run_id)
     known_products = ({int(i) for i in repository.staged_hashes(engine, "products")}
@@ -187,7 +187,7 @@ ID_MAP_TYPE = {"products": "product", "contacts": "contact", "deals": "deal", "l
 def load_object(hook: Any, engine: Engine, object_type: str, run_id: str, mapping: Any = None) -> dict[str, Any]:
     """Map the run's valid staged records to one HubSpot object type and load them; record the counts and,
     for each failed record, which staged record a later run re-processes."""
-    from woohub.mapping import load_mapping
+    from woohub.mapping.woocommerce_to_hubspot import load_mapping
 
     mapping = mapping or load_mapping()
     frame, refs = _FRAMES[object_type](engine, run_id, mapping)
@@ -219,9 +219,9 @@ def _unlinked_product_lines(frame: Any, unlinked_keys: list[str]) -> list[str]:
 
 def _loader(name: str) -> Any:
     def load(*args: Any) -> Any:
-        import woohub.load
+        import woohub.hubspot.load
 
-        return getattr(woohub.load, name)(*args)
+        return getattr(woohub.hubspot.load, name)(*args)
 
     return load
 
@@ -231,7 +231,7 @@ _LOADERS = {"products": _loader("load_products"), "contacts": _loader("load_cont
 
 
 def _products_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dict[str, str]]:
-    from woohub.mapping import map_products
+    from woohub.mapping.woocommerce_to_hubspot import map_products
 
     products = valid_payloads(engine, "products", run_id)
     variations = [p for p in products if p.get("type") == "variation"]
@@ -256,7 +256,7 @@ def _latest_order_per_email(orders: list[dict[str, Any]]) -> dict[str, str]:
 
 def _contacts_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dict[str, str]]:
     """Customers and guest buyers as contacts; guest orders without a usable email are quarantined."""
-    from woohub.mapping import map_contacts
+    from woohub.mapping.woocommerce_to_hubspot import map_contacts
 
     orders = valid_payloads(engine, "orders", run_id)
     frame = map_contacts(valid_payloads(engine, "customers", run_id), _guest_orders(orders), mapping)
@@ -274,7 +274,7 @@ def _contacts_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dic
 
 def _deals_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dict[str, str]]:
     """Orders as deals; a guest order whose email belongs to a registered customer links to that customer."""
-    from woohub.mapping import guest_aliases, map_contacts, map_deals
+    from woohub.mapping.woocommerce_to_hubspot import guest_aliases, map_contacts, map_deals
 
     orders = valid_payloads(engine, "orders", run_id)
     frame = map_deals(orders, mapping)
@@ -285,7 +285,7 @@ def _deals_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dict[s
 
 
 def _line_items_frame(engine: Engine, run_id: str, mapping: Any) -> tuple[Any, dict[str, str]]:
-    from woohub.mapping import map_line_items
+    from woohub.mapping.woocommerce_to_hubspot import map_line_items
 
     frame = map_line_items(valid_payloads(engine, "orders", run_id), mapping)
     return frame, dict(zip(frame["source_key"], "orders:" + frame["deal_source_key"], strict=True))

@@ -14,7 +14,7 @@ from woohub.staging.repository import record_failures, resolve_dead_letters, sav
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 #: HubSpot reports a property that is not defined with this code inside a VALIDATION_ERROR message
 MISSING_PROPERTY_CODE = "PROPERTY_DOESNT_EXIST"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import requests
 from requests.auth import AuthBase
 
-from woohub.hooks.http_errors import AuthenticationError, RetryableHTTPError
+from woohub.http.errors import AuthenticationError, RetryableHTTPError
 
 _TOKEN_PATH = "/oauth/v1/token"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from woohub.hooks.http_errors import FatalHTTPError
-from woohub.load.results import MissingPropertyError
+from woohub.http.errors import FatalHTTPError
+from woohub.hubspot.load.results import MissingPropertyError
 
 if TYPE_CHECKING:
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 PropertyDefinitions = Mapping[str, Sequence[Mapping[str, Any]]] | Sequence[Mapping[str, Any]]
 

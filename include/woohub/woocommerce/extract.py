@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from woohub.hooks import WooCommerceHook
 from woohub.staging import repository
+from woohub.woocommerce import WooCommerceHook
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ Connection (``conn_type`` ``woocommerce``; ``http`` works too), JSON env form::
 * ``oauth_signature_type``: ``query`` (default) or ``header``.
 * ``api_path``: default ``wp-json/wc/v3``.
 * ``timeout``: seconds, or ``[connect, read]`` (default ``[10, 60]``); retry policy keys as in
-  :class:`~woohub.hooks.retry.RetryPolicy`; ``headers``, ``verify``, ``proxies``.
+  :class:`~woohub.http.retry.RetryPolicy`; ``headers``, ``verify``, ``proxies``.
 
 Query-string secrets (``consumer_key``, ``consumer_secret``, ``oauth_*``) are stripped from every log line
-and error. Creates are not retried after an ambiguous failure (see :mod:`woohub.hooks.base`): a batch that
+and error. Creates are not retried after an ambiguous failure (see :mod:`woohub.http.base`): a batch that
 holds creates reports its creates as ``AMBIGUOUS_WRITE`` outcomes instead of risking duplicate orders.
 """
 
@@ -33,10 +33,10 @@ from requests import Response, Session
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
-from woohub.hooks.base import ApiHook
-from woohub.hooks.http_errors import AmbiguousWriteError, ApiHTTPError, AuthenticationError, FatalHTTPError
-from woohub.hooks.outcomes import RecordOutcome
-from woohub.hooks.retry import RetryPolicy
+from woohub.http.base import ApiHook
+from woohub.http.errors import AmbiguousWriteError, ApiHTTPError, AuthenticationError, FatalHTTPError
+from woohub.http.outcomes import RecordOutcome
+from woohub.http.retry import RetryPolicy
 
 PAGE_SIZE = 100
 _ONE_SECOND = timedelta(seconds=1)

@@ -1,4 +1,4 @@
-"""The WooCommerce -> HubSpot mapping configuration: load and validate ``woocommerce_to_hubspot.yaml``
+"""The WooCommerce -> HubSpot mapping configuration: load and validate ``mapping.yaml``
 into frozen dataclasses, and check the deal stage table against the portal's pipelines."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import yaml
 
 from woohub.mapping.transforms import TRANSFORMS
 
-DEFAULT_MAPPING_PATH = Path(__file__).with_name("woocommerce_to_hubspot.yaml")
+DEFAULT_MAPPING_PATH = Path(__file__).with_name("mapping.yaml")
 
 # The order statuses of WooCommerce core (wc_get_order_statuses() without the "wc-" prefix, plus trash).
 WOO_ORDER_STATUSES: tuple[str, ...] = (
@@ -170,7 +170,7 @@ class MappingConfig:
 
 
 def load_mapping(path: Path | None = None) -> MappingConfig:
-    """Read and validate the mapping YAML (default: the packaged ``woocommerce_to_hubspot.yaml``).
+    """Read and validate the mapping YAML (default: the packaged ``mapping.yaml``).
 
     Raises ``MappingConfigError`` naming the bad key when the file is not a valid mapping."""
     source = path or DEFAULT_MAPPING_PATH

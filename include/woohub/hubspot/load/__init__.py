@@ -1,18 +1,18 @@
 """The HubSpot load layer: writes the mapping layer's frames into HubSpot, exactly once per change.
 
-Each loader takes a :class:`~woohub.hooks.hubspot.HubSpotHook`, the staging engine, a frame and the run id,
+Each loader takes a :class:`~woohub.hubspot.hook.HubSpotHook`, the staging engine, a frame and the run id,
 skips records whose content hash matches the id map (no call at all), writes the rest in batches of 100,
 books per-record failures as dead letters (never aborting the batch), and returns a :class:`LoadResult`.
 Only set-up and systemic errors raise: :class:`MissingPropertyError`, authentication, daily limit, or
 HubSpot still failing after the hook's retries.
 """
 
-from woohub.load.contacts import load_contacts
-from woohub.load.deals import load_deals
-from woohub.load.line_items import load_line_items
-from woohub.load.products import load_products
-from woohub.load.properties import ensure_custom_properties
-from woohub.load.results import LoadResult, MissingPropertyError
+from woohub.hubspot.load.contacts import load_contacts
+from woohub.hubspot.load.deals import load_deals
+from woohub.hubspot.load.line_items import load_line_items
+from woohub.hubspot.load.products import load_products
+from woohub.hubspot.load.properties import ensure_custom_properties
+from woohub.hubspot.load.results import LoadResult, MissingPropertyError
 
 __all__ = [
     "LoadResult",

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from woohub.load.frames import frame_records
-from woohub.load.idmap import ARCHIVED, known_id
-from woohub.load.properties import require_unique_property
-from woohub.load.results import LoadLedger, LoadResult
-from woohub.load.writes import PlannedWrite, failure_of, settle, split_unchanged, upsert_plans
+from woohub.hubspot.load.frames import frame_records
+from woohub.hubspot.load.idmap import ARCHIVED, known_id
+from woohub.hubspot.load.properties import require_unique_property
+from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.writes import PlannedWrite, failure_of, settle, split_unchanged, upsert_plans
 from woohub.staging.repository import content_hash, id_map_rows
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "products", "product", "woo_product_id"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from woohub.mapping.config import MappingConfig, StageMappingError
-from woohub.mapping.contacts import order_contact_keys
 from woohub.mapping.frame import extract, map_properties
 from woohub.mapping.transforms import as_optional_str, woo_id
+from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig, StageMappingError
+from woohub.mapping.woocommerce_to_hubspot.contacts import order_contact_keys
 
 DEAL_COLUMNS = ["source_key", "contact_source_key", "properties"]
 

@@ -1,6 +1,6 @@
 """The retry policy shared by both hooks: tenacity, exponential backoff with jitter, ``Retry-After``.
 
-Only :class:`~woohub.hooks.http_errors.RetryableHTTPError` is retried; the hooks decide per request which
+Only :class:`~woohub.http.errors.RetryableHTTPError` is retried; the hooks decide per request which
 failures are retryable (see ``ApiHook._classify_response``), so this module knows nothing about HTTP.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import tenacity
 
-from woohub.hooks.http_errors import RetryableHTTPError
+from woohub.http.errors import RetryableHTTPError
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from woohub.mapping.config import MappingConfig
 from woohub.mapping.frame import extract, map_properties
 from woohub.mapping.transforms import to_cents, woo_id
+from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
 
 LINE_ITEM_COLUMNS = ["source_key", "deal_source_key", "product_source_key", "properties"]
 ORDER_PREFIX = "order."

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from woohub.load.frames import frame_records
-from woohub.load.idmap import DEAL_CONTACT, known_id
-from woohub.load.properties import require_unique_property
-from woohub.load.results import LoadLedger, LoadResult
-from woohub.load.writes import (
+from woohub.hubspot.load.frames import frame_records
+from woohub.hubspot.load.idmap import DEAL_CONTACT, known_id
+from woohub.hubspot.load.properties import require_unique_property
+from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.writes import (
     PlannedWrite,
     associate_pairs,
     settle,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "deals", "deal", "woo_order_id"
 DEAL_TO_CONTACT = 3

@@ -28,7 +28,7 @@ otherwise (environment variable, secrets backend, no database access) it keeps i
 warning once. A token never appears in logs, errors or reprs.
 
 Writes: batch create sends an ``objectWriteTraceId`` per input so a 207 names the failed inputs. Creates are
-not retried after an ambiguous failure (see :mod:`woohub.hooks.base`); use :meth:`HubSpotHook.batch_upsert`
+not retried after an ambiguous failure (see :mod:`woohub.http.base`); use :meth:`HubSpotHook.batch_upsert`
 on a unique property for writes that must be exactly-once under faults.
 """
 
@@ -44,14 +44,14 @@ from typing import Any, ClassVar
 
 from requests import Response, Session
 
-from woohub.hooks import hubspot_batch as batch
-from woohub.hooks import hubspot_search as searching
-from woohub.hooks.base import ApiHook
-from woohub.hooks.http_errors import ApiHTTPError, AuthenticationError, DailyLimitError, FatalHTTPError
-from woohub.hooks.hubspot_auth import BearerAuth, OAuthTokenSource
-from woohub.hooks.outcomes import RecordOutcome
-from woohub.hooks.rate_limit import RollingWindowLimiter
-from woohub.hooks.retry import RetryPolicy
+from woohub.http.base import ApiHook
+from woohub.http.errors import ApiHTTPError, AuthenticationError, DailyLimitError, FatalHTTPError
+from woohub.http.outcomes import RecordOutcome
+from woohub.http.rate_limit import RollingWindowLimiter
+from woohub.http.retry import RetryPolicy
+from woohub.hubspot import batch
+from woohub.hubspot import search as searching
+from woohub.hubspot.auth import BearerAuth, OAuthTokenSource
 
 BATCH_SIZE = 100
 ASSOCIATION_BATCH_SIZE = 1000

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from woohub.mapping.config import ContactSettings, MappingConfig
 from woohub.mapping.frame import extract, map_properties, property_values
 from woohub.mapping.transforms import as_optional_str, email, nones, woo_id
+from woohub.mapping.woocommerce_to_hubspot.config import ContactSettings, MappingConfig
 
 CONTACT_COLUMNS = ["source_key", "email", "properties", "error"]
 ADDRESS_FIELDS = ("address_1", "address_2", "city", "state", "postcode", "country")

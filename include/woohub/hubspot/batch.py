@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from woohub.hooks.http_errors import AmbiguousWriteError, AuthenticationError, DailyLimitError, FatalHTTPError
-from woohub.hooks.outcomes import RecordOutcome
+from woohub.http.errors import AmbiguousWriteError, AuthenticationError, DailyLimitError, FatalHTTPError
+from woohub.http.outcomes import RecordOutcome
 
 if TYPE_CHECKING:
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 KeyOf = Callable[[Mapping[str, Any]], str | None]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from woohub.load.frames import frame_records
-from woohub.load.idmap import ARCHIVED, LINE_ITEM_DEAL, keys_linked_to, known_id
-from woohub.load.properties import require_unique_property
-from woohub.load.results import LoadLedger, LoadResult
-from woohub.load.writes import (
+from woohub.hubspot.load.frames import frame_records
+from woohub.hubspot.load.idmap import ARCHIVED, LINE_ITEM_DEAL, keys_linked_to, known_id
+from woohub.hubspot.load.properties import require_unique_property
+from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.writes import (
     PlannedWrite,
     associate_pairs,
     failure_of,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "line_items", "line_item", "woo_line_item_id"
 DEAL_TO_LINE_ITEM = 19

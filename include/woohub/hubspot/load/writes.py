@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from woohub.hooks.outcomes import RecordOutcome
-from woohub.load.frames import wire_properties
+from woohub.http.outcomes import RecordOutcome
+from woohub.hubspot.load.frames import wire_properties
 
 ASSOCIATION_CHUNK = 1000
 
 if TYPE_CHECKING:
-    from woohub.hooks.hubspot import HubSpotHook
-    from woohub.load.results import LoadLedger
+    from woohub.hubspot.hook import HubSpotHook
+    from woohub.hubspot.load.results import LoadLedger
 
 
 @dataclass(frozen=True)

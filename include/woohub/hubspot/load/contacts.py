@@ -20,19 +20,19 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from woohub.hooks.outcomes import RecordOutcome
-from woohub.load.frames import frame_records, wire_properties
-from woohub.load.idmap import known_id
-from woohub.load.properties import require_unique_property
-from woohub.load.results import LoadLedger, LoadResult
-from woohub.load.writes import PlannedWrite, failure_of, upsert_plans
+from woohub.http.outcomes import RecordOutcome
+from woohub.hubspot.load.frames import frame_records, wire_properties
+from woohub.hubspot.load.idmap import known_id
+from woohub.hubspot.load.properties import require_unique_property
+from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.writes import PlannedWrite, failure_of, upsert_plans
 from woohub.staging.repository import content_hash, id_map_rows
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from woohub.hooks.hubspot import HubSpotHook
+    from woohub.hubspot.hook import HubSpotHook
 
 OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "contacts", "contact", "woo_customer_id"
 EMAIL_CONFLICT, CONTACT_EXISTS, CONTACT_NOT_FOUND = "EMAIL_CONFLICT", "CONTACT_EXISTS", "CONTACT_NOT_FOUND"

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from woohub.mapping.config import MappingConfig
 from woohub.mapping.frame import extract, join, map_properties
 from woohub.mapping.transforms import as_optional_str, strip, woo_id
+from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
 
 PRODUCT_COLUMNS = ["source_key", "action", "properties"]
 VARIATION_NAME_SEPARATOR = " - "

@@ -11,7 +11,7 @@ batch read/update/upsert/archive, association create) are retried on 429, 423, 5
 and connection errors. Other POSTs (creates) are retried only when the server provably did not apply them:
 429 and 423 (rejected before processing) and connection failures before the request was sent. A create
 that fails with a 5xx, a read timeout or a connection dropped mid-request raises
-:class:`~woohub.hooks.http_errors.AmbiguousWriteError` and is not retried, because a retry could duplicate
+:class:`~woohub.http.errors.AmbiguousWriteError` and is not retried, because a retry could duplicate
 records; the sync writes through upserts (or checks natural keys) instead.
 """
 
@@ -31,7 +31,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from requests import Response, Session
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from woohub.hooks.http_errors import (
+from woohub.http.errors import (
     AmbiguousWriteError,
     ApiHTTPError,
     AuthenticationError,
@@ -39,7 +39,7 @@ from woohub.hooks.http_errors import (
     RateLimitedError,
     RetryableHTTPError,
 )
-from woohub.hooks.retry import RetryPolicy
+from woohub.http.retry import RetryPolicy
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 _RETRYABLE_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
