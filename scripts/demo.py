@@ -86,6 +86,9 @@ def wait_for(url: str, deadline: float, what: str) -> None:
         time.sleep(1)
 
 
+DEMO_CURRENCIES = ["USD", "EUR", "GBP"]
+
+
 def project_dag_ids() -> list[str]:
     return sorted(p.stem for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
 
@@ -176,6 +179,11 @@ def main() -> int:
             env=env, stdout=sandbox_log, stderr=subprocess.STDOUT, start_new_session=True))
         wait_for(f"http://127.0.0.1:{args.hubspot_port}/__sandbox__/health", deadline, "HubSpot sandbox")
         wait_for(f"http://127.0.0.1:{args.woo_port}/__sandbox__/health", deadline, "WooCommerce sandbox")
+        # the demo store sells in USD, EUR and GBP: a portal with those currencies enabled takes every order
+        # (a currency the portal lacks would be quarantined, as it is with a real portal)
+        from woohub.sandbox.control import SandboxControl
+
+        SandboxControl(f"http://127.0.0.1:{args.hubspot_port}").configure(enabled_currencies=DEMO_CURRENCIES)
         print(f"sandboxes up: HubSpot http://127.0.0.1:{args.hubspot_port}, "
               f"WooCommerce http://127.0.0.1:{args.woo_port}/wp-json/wc/v3/", flush=True)
 

@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from woohub.core.quality import (
+    ORDER_STATUSES_PARAMETER,
     SUITE_BY_STREAM,
     context_lock,
     ensure_checkpoint,
@@ -24,10 +25,10 @@ from woohub.core.quality import (
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 MONEY_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
 INTEGER_PATTERN = r"^-?[0-9]+$"
-ORDER_STATUSES = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
-                  "trash", "checkout-draft"]
-CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "JPY",
-              "MXN", "BRL", "INR", "ZAR", "SGD", "HKD"]
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+# The order statuses come from the mapping's stage table at run time (woohub.core.quality passes them as
+# this suite parameter), so plugin statuses given a stage there load without touching the suite.
+ORDER_STATUSES = {"$PARAMETER": ORDER_STATUSES_PARAMETER}
 PRODUCT_STATUSES = ["publish", "draft", "pending", "private", "trash"]
 PRODUCT_TYPES = ["simple", "variable", "grouped", "external", "variation"]
 WOO_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -45,10 +46,15 @@ ORDER_RULES = [
     rule("expect_column_values_to_not_be_null", "id"),
     rule("expect_column_values_to_be_unique", "id"),
     rule("expect_column_values_to_not_be_null", "status"),
-    rule("expect_column_values_to_be_in_set", "status", value_set=ORDER_STATUSES),
+    rule("expect_column_values_to_be_in_set", "status", value_set=ORDER_STATUSES,
+         notes="The statuses the mapping's stage table gives a deal stage (suite parameter "
+               f"{ORDER_STATUSES_PARAMETER}, from mapping.yaml deals.stages at run time)."),
     rule("expect_column_values_to_not_be_null", "currency"),
-    rule("expect_column_values_to_be_in_set", "currency", value_set=CURRENCIES,
-         notes="Currencies the store sells in; extend value_set here when a new one is enabled."),
+    rule("expect_column_values_to_match_regex", "currency", regex=CURRENCY_PATTERN,
+         notes="An ISO 4217 code as WooCommerce sends it (upper case)."),
+    rule("expect_column_values_to_be_null", "currency_not_in_hubspot",
+         notes="Null unless the order's currency is not enabled in the HubSpot portal (the options of "
+               "deal_currency_code); then the reason names the currency and the enabled ones."),
     rule("expect_column_values_to_not_be_null", "customer_id"),
     rule("expect_column_values_to_not_be_null", "total"),
     rule("expect_column_values_to_match_regex", "total", regex=MONEY_PATTERN),
@@ -61,6 +67,9 @@ ORDER_RULES = [
          notes="Guest orders (customer_id 0) are keyed by billing email in HubSpot; null for registered customers."),
     rule("expect_column_values_to_not_be_null", "date_modified_gmt"),
     rule("expect_column_values_to_match_strftime_format", "date_modified_gmt", strftime_format=WOO_DATETIME),
+    rule("expect_column_values_to_be_between", "line_items_difference", "warning", min_value=0, max_value=0,
+         notes="Order total minus the sum of its HubSpot line items (product, shipping, fee and tax lines, "
+               "quantity x (price - discount)) in the currency's decimals; loaded, but reported."),
     rule("expect_column_values_to_be_between", "unknown_product_line_count", "warning", max_value=0,
          notes="Line items whose product is gone (product_id 0) or not staged: loaded without a product link."),
 ]
@@ -79,12 +88,9 @@ PRODUCT_RULES = [
     rule("expect_column_values_to_be_in_set", "type", value_set=PRODUCT_TYPES),
     rule("expect_column_values_to_not_be_null", "status"),
     rule("expect_column_values_to_be_in_set", "status", value_set=PRODUCT_STATUSES),
-    rule("expect_column_value_lengths_to_be_between", "required_sku", min_value=1,
-         notes="Every product except a variable parent needs a SKU (the HubSpot product key)."),
-    rule("expect_column_values_to_be_unique", "sku",
-         notes="Among products and variations; every holder of a duplicated SKU is quarantined."),
-    rule("expect_column_value_lengths_to_be_between", "variable_parent_sku", "warning", min_value=1,
-         notes="WooCommerce allows a variable parent without SKU; its variations carry the SKUs."),
+    rule("expect_column_values_to_be_unique", "own_sku", "warning",
+         notes="SKUs are optional (products are keyed by woo_product_id); a SKU two records claim as their "
+               "own is counted. A variation returning its parent's SKU has none of its own."),
     rule("expect_column_values_to_match_regex", "price", regex=MONEY_PATTERN,
          notes="Null when the price is empty (a variable parent without variations)."),
     rule("expect_column_values_to_be_between", "price_amount", min_value=0),

@@ -1,5 +1,62 @@
-"""Small helpers shared by test modules."""
+"""Small helpers shared by test modules. Airflow is imported inside functions only (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from woohub.sandbox.control import free_port
 
-__all__ = ["free_port"]
+__all__ = ["free_port", "run_dag_test"]
+
+
+@contextmanager
+def _runs_created_as_scheduled() -> Iterator[None]:
+    """Make ``dag.test()`` create a real *scheduled* DagRun (run type and run id as the scheduler makes
+    them) instead of a manual one: the DAG's tasks then see exactly what a scheduler-created run shows."""
+    import airflow.models.dagrun as dagrun_module
+    from airflow.utils.types import DagRunType
+
+    original = dagrun_module.get_or_create_dagrun
+
+    def create_scheduled(*, dag: Any, run_id: str, logical_date: Any, data_interval: Any, run_after: Any,
+                         conf: Any, triggered_by: Any, triggering_user_name: Any, start_date: Any,
+                         session: Any) -> Any:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.state import DagRunState
+        from sqlalchemy import select
+
+        existing = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id,
+                                                       DagRun.logical_date == logical_date))
+        if existing:
+            session.delete(existing)
+            session.commit()
+        return dag.create_dagrun(
+            run_id=DagRun.generate_run_id(run_type=DagRunType.SCHEDULED, logical_date=logical_date,
+                                          run_after=run_after),
+            logical_date=logical_date, data_interval=data_interval, run_after=run_after, conf=conf,
+            run_type=DagRunType.SCHEDULED, state=DagRunState.RUNNING, triggered_by=triggered_by,
+            triggering_user_name=triggering_user_name, start_date=start_date or logical_date, session=session)
+
+    dagrun_module.get_or_create_dagrun = create_scheduled
+    try:
+        yield
+    finally:
+        dagrun_module.get_or_create_dagrun = original
+
+
+def run_dag_test(dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = None, *,
+                 scheduled: bool = False) -> Any:
+    """Run ``dags/<dag_id>.py`` through Airflow (``dag.test()``) and return the DagRun; ``scheduled``
+    makes it a scheduled run (the only kind that moves high-water marks), else it is a manual run."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT_ROOT
+
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py")).dags[dag_id]
+    if not scheduled:
+        return dag.test(logical_date=logical_date, run_conf=conf or {})
+    with _runs_created_as_scheduled():
+        return dag.test(logical_date=logical_date, run_conf=conf or {})

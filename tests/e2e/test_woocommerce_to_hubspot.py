@@ -57,13 +57,11 @@ def hubspot_records(sandbox: Sandbox, object_type: str, properties: list[str]) -
             return records
 
 
-def run_dag(logical_date: datetime, conf: dict[str, Any] | None = None) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+def run_dag(logical_date: datetime, conf: dict[str, Any] | None = None, *, scheduled: bool = False) -> Any:
+    """Run the DAG through Airflow (``dag.test()``); ``scheduled`` makes the run a scheduled one."""
+    from tests.helpers import run_dag_test
 
-    from tests.conftest import PROJECT_ROOT
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{DAG_ID}.py")).dags[DAG_ID]
-    return dag.test(logical_date=logical_date, run_conf=conf or {})
+    return run_dag_test(DAG_ID, logical_date, conf, scheduled=scheduled)
 
 
 def staging_rows(url: str, sql: str) -> list[Any]:
@@ -93,19 +91,19 @@ def seeded(sandbox: Sandbox) -> Sandbox:
 
 def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded: Sandbox, staging_url: str) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
-    run = run_dag(start)
+    run = run_dag(start, scheduled=True)  # no high-water mark yet: the initial full load
     assert run.state == "success"
 
     orders = woo_all(seeded, "orders") + woo_all(seeded, "orders", status="trash")
     customers = woo_all(seeded, "customers", role="all")
     products = woo_all(seeded, "products") + woo_all(seeded, "products", status="trash")
     quarantined = {(r.object_type, r.source_key) for r in staging_rows(
-        staging_url, "select object_type, source_key from quarantine")}
+        staging_url, "select object_type, source_key from quarantine where released_at is null")}
 
     deals = hubspot_records(seeded, "deals", ["woo_order_id", "amount", "dealstage", "deal_currency_code"])
     assert deals, "no deals"
     by_order = Counter(d["properties"]["woo_order_id"] for d in deals if d["properties"].get("woo_order_id"))
-    expected_orders = {str(o["id"]) for o in orders} - {k for t, k in quarantined if t == "orders"}
+    expected_orders = {str(o["id"]) for o in orders} - {k for t, k in quarantined if t == "woocommerce.orders"}
     assert set(by_order) == expected_orders and set(by_order.values()) == {1}
     for order in orders:
         deal = next((d for d in deals if d["properties"].get("woo_order_id") == str(order["id"])), None)
@@ -123,7 +121,7 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
     emails = Counter(c["properties"]["email"].lower() for c in contacts if c["properties"].get("email"))
     assert max(emails.values()) == 1, "a contact email appears twice"
     synced_customers = {c["properties"]["woo_customer_id"] for c in contacts if c["properties"].get("woo_customer_id")}
-    expected_customers = {str(c["id"]) for c in customers} - {k for t, k in quarantined if t == "customers"}
+    expected_customers = {str(c["id"]) for c in customers} - {k for t, k in quarantined if t == "woocommerce.customers"}
     assert synced_customers == expected_customers
     guest_emails = {o["billing"]["email"].lower() for o in orders if o["customer_id"] == 0 and o["billing"]["email"]}
     assert guest_emails <= set(emails)
@@ -132,7 +130,7 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
     synced_products = Counter(p["properties"]["woo_product_id"] for p in hub_products
                               if p["properties"].get("woo_product_id"))
     live_products = {str(p["id"]) for p in products if p["status"] != "trash"}
-    assert live_products - {k for t, k in quarantined if t == "products"} <= set(synced_products)
+    assert live_products - {k for t, k in quarantined if t == "woocommerce.products"} <= set(synced_products)
     assert set(synced_products.values()) == {1}
 
     counts = {row.object_type: row for row in staging_rows(
@@ -143,7 +141,7 @@ def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded:
     assert counts["deals"].created == len(by_order)
 
     writes_before = hubspot_writes(seeded)
-    second = run_dag(start + timedelta(minutes=15))
+    second = run_dag(start + timedelta(minutes=15), scheduled=True)
     assert second.state == "success"
     assert hubspot_writes(seeded) == writes_before, "an unchanged store caused HubSpot writes"
 
@@ -161,10 +159,13 @@ def at(moment: datetime) -> str:
 
 def test_backfill_of_a_past_window_resyncs_exactly_that_window(seeded: Sandbox, staging_url: str) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    assert run_dag(now.replace(second=0) - timedelta(minutes=15)).state == "success"
-    orders = [o for o in woo_all(seeded, "orders") if o["status"] in ("pending", "on-hold", "processing")]
-    inside, outside = orders[0], orders[1]
+    assert run_dag(now.replace(second=0) - timedelta(minutes=15), scheduled=True).state == "success"
     two_days_ago = now.replace(minute=0, second=0) - timedelta(days=2)
+    # orders last modified before the edits below (staging keeps the newest version of a record, so an edit
+    # must be later than what was staged, as in a real store)
+    orders = [o for o in woo_all(seeded, "orders") if o["status"] in ("pending", "on-hold", "processing") and o["currency"] == "USD"
+              and o["date_modified_gmt"] < at(two_days_ago)]
+    inside, outside = orders[0], orders[1]
     try:
         seeded.woo.configure(clock=at(two_days_ago + timedelta(minutes=5)))
         woo(seeded, "PUT", f"/orders/{inside['id']}", json={"status": "completed"})
@@ -176,12 +177,12 @@ def test_backfill_of_a_past_window_resyncs_exactly_that_window(seeded: Sandbox, 
     # the run whose 15-minute data interval starts two days ago (a logical date is the interval's end here)
     backfill = run_dag(two_days_ago + timedelta(minutes=15))
     assert backfill.state == "success"
-    extracted = staging_rows(staging_url, "select source_id from stg_woocommerce_orders where extracted_run_id = "
-                                          f"'{backfill.run_id}'")
+    extracted = staging_rows(staging_url, "select source_id from staged_run_record where stream = "
+                                          f"'woocommerce.orders' and run_id = '{backfill.run_id}'")
     assert [row.source_id for row in extracted] == [str(inside["id"])]
     assert deal_of(seeded, inside["id"])["properties"]["woo_order_status"] == "completed"
     assert deal_of(seeded, outside["id"])["properties"]["woo_order_status"] == outside["status"]
-    marks = staging_rows(staging_url, "select high_water_mark from sync_state where stream = 'orders'")
+    marks = staging_rows(staging_url, "select high_water_mark from sync_state where stream = 'woocommerce.orders'")
     assert datetime.fromisoformat(str(marks[0].high_water_mark)) > two_days_ago.replace(tzinfo=None) + timedelta(days=1), "backfill moved the mark back"
 
     other_window = run_dag(two_days_ago + timedelta(hours=3, minutes=15))  # backfilling its window picks it up
@@ -191,8 +192,8 @@ def test_backfill_of_a_past_window_resyncs_exactly_that_window(seeded: Sandbox, 
 
 def test_edited_order_and_customer_update_the_same_hubspot_records(seeded: Sandbox, staging_url: str) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
-    assert run_dag(start).state == "success"
-    order = next(o for o in woo_all(seeded, "orders") if o["status"] == "processing")
+    assert run_dag(start, scheduled=True).state == "success"
+    order = next(o for o in woo_all(seeded, "orders") if o["status"] == "processing" and o["currency"] == "USD")
     customer = next(c for c in woo_all(seeded, "customers") if c["id"] == order["customer_id"]) \
         if order["customer_id"] else woo_all(seeded, "customers")[0]
     deal_before = deal_of(seeded, order["id"])

@@ -111,4 +111,4 @@ def test_customers_found_without_modified_filter(sandbox: Sandbox, hook, engine)
     extract_orders(hook, engine, recent, "run-4")
     staged = extract_customers(hook, engine, recent, "run-4", full_scan=False)
     assert staged.details["of_orders"] == 1 and order["customer_id"] == customer["id"]
-    assert {p["id"] for p in repository.staged_payloads(engine, "customers", run_id="run-4")} >= {new["id"]}
+    assert {p["id"] for p in repository.staged_payloads(engine, "woocommerce.customers", run_id="run-4")} >= {new["id"]}

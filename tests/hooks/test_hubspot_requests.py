@@ -99,23 +99,25 @@ def test_create_is_not_retried_after_an_ambiguous_failure(hook, requests_mock) -
 
 
 def test_create_is_retried_when_rejected_before_processing(hook, requests_mock, sleeps) -> None:
+    def created(request, context):
+        trace = request.json()["inputs"][0]["objectWriteTraceId"]
+        context.status_code = 201
+        return {"status": "COMPLETE", "results": [{"id": "5", "properties": {}, "objectWriteTraceId": trace}]}
     requests_mock.post(f"{CONTACTS}/batch/create", [
-        {"status_code": 429, "json": {"policyName": "TEN_SECONDLY_ROLLING"}},
-        {"status_code": 201, "json": {"status": "COMPLETE", "results": [{"id": "5", "properties": {}}]}},
-    ])
+        {"status_code": 429, "json": {"policyName": "TEN_SECONDLY_ROLLING"}}, {"json": created}])
     outcomes = hook.batch_create("contacts", [{"email": "a@x.io"}])
     assert [(o.key, o.ok, o.id, o.created) for o in outcomes] == [("0", True, "5", True)]
 
 
 def test_batch_create_207_maps_failures_by_object_write_trace_id(hook, requests_mock) -> None:
     def answer(request, context):
-        inputs = request.json()["inputs"]
+        traces = [i["objectWriteTraceId"] for i in request.json()["inputs"]]
         context.status_code = 207
-        bad = inputs[1]["objectWriteTraceId"]
-        return {"status": "COMPLETE", "numErrors": 1,
-                "results": [{"id": "11", "properties": {"woo_id": "a"}}, {"id": "13", "properties": {"woo_id": "c"}}],
+        return {"status": "COMPLETE", "numErrors": 1,  # results in another order than the inputs
+                "results": [{"id": "13", "properties": {"woo_id": "c"}, "objectWriteTraceId": traces[2]},
+                            {"id": "11", "properties": {"woo_id": "a"}, "objectWriteTraceId": traces[0]}],
                 "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "bad email",
-                            "context": {"objectWriteTraceId": [bad]}}]}
+                            "context": {"objectWriteTraceId": [traces[1]]}}]}
     requests_mock.post(f"{CONTACTS}/batch/create", json=answer)
     outcomes = hook.batch_create("contacts", [{"woo_id": k} for k in "abc"], key_property="woo_id")
     assert [(o.key, o.ok, o.id, o.error_code) for o in outcomes] == [

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from woohub.http.rate_limit import RollingWindowLimiter
+from woohub.http.rate_limit import RollingWindowLimiter, ServerWindow
 
 
 class FakeClock:
@@ -65,3 +65,12 @@ def test_threads_share_one_budget() -> None:
     for thread in threads:
         thread.join()
     assert len(starts) == 50 and _max_in_window(sorted(starts), 0.49) <= 20
+
+
+def test_server_window_from_hubspot_headers() -> None:
+    headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "187",
+               "X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Daily": "250000"}
+    assert ServerWindow.from_headers(headers) == ServerWindow(remaining=187, limit=190, interval_ms=10_000)
+    assert ServerWindow.from_headers({"X-HubSpot-RateLimit-Remaining": "n/a", "X-HubSpot-RateLimit-Max": "5"}) == \
+        ServerWindow(remaining=None, limit=5, interval_ms=None)
+    assert ServerWindow.from_headers({"Content-Type": "application/json"}) is None  # search responses

@@ -63,7 +63,7 @@ def deal(
             "pipeline": "default",
             "dealstage": stage,
             "closedate": "2024-05-01T10:00:00Z",
-            "deal_currency_code": "EUR",
+            "deal_currency_code": "USD",
             "woo_order_id": str(order_id),
         },
     }
@@ -80,7 +80,7 @@ def line_item(item_id: int, order_id: int, product_id: int | None, quantity: int
             "quantity": str(quantity),
             "price": "9.5",
             "hs_sku": f"SKU-{product_id}",
-            "hs_line_item_currency_code": "EUR",
+            "hs_line_item_currency_code": "USD",
             "woo_line_item_id": str(item_id),
             "woo_order_id": str(order_id),
         },

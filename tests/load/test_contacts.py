@@ -40,8 +40,8 @@ def test_customers_and_guests_load_once_and_rerun_writes_nothing(
 def test_email_change_updates_the_same_contact_and_a_taken_email_conflicts(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
+    from woohub.core.dead_letters import dead_letters
     from woohub.hubspot.load import load_contacts
-    from woohub.staging.repository import dead_letters
 
     load_contacts(
         portal, engine, pd.DataFrame([customer(1, "ann@shop.test"), customer(2, "bob@shop.test")]), "r1"
@@ -88,8 +88,8 @@ def test_existing_contact_with_the_email_in_another_case_is_adopted(
 
 
 def test_guest_who_registers_stays_one_contact(portal: Any, hubspot: Any, engine: Any) -> None:
+    from woohub.core.ledger import id_map_rows
     from woohub.hubspot.load import load_contacts
-    from woohub.staging.repository import id_map_rows
 
     load_contacts(portal, engine, pd.DataFrame([guest("Zoe@Mail.test")]), "run-1")
     registered = load_contacts(

@@ -102,8 +102,8 @@ def test_edited_order_and_changed_buyer(portal: Any, hubspot: Any, engine: Any) 
 
 
 def test_unknown_dealstage_fails_only_that_deal_until_fixed(portal: Any, hubspot: Any, engine: Any) -> None:
+    from woohub.core.dead_letters import dead_letters
     from woohub.hubspot.load import load_contacts, load_deals, load_line_items
-    from woohub.staging.repository import dead_letters
 
     load_contacts(portal, engine, pd.DataFrame([customer(1, "c1@shop.test")]), "run-1")
     bad = [deal(1, "customer:1"), deal(2, "customer:1", stage="no_such_stage"), deal(3, None)]

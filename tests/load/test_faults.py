@@ -19,7 +19,7 @@ from tests.load.test_deals_line_items import load_store
 def test_faults_then_rerun_leave_exactly_one_record_per_source_key(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
-    from woohub.staging.repository import dead_letters
+    from woohub.core.dead_letters import dead_letters
 
     hubspot.set_faults(
         {"kind": "status", "status": 503, "rate": 0.3, "path": "batch", "seed": 3},
@@ -55,9 +55,9 @@ def test_faults_then_rerun_leave_exactly_one_record_per_source_key(
 def test_guest_create_that_timed_out_but_was_applied_is_adopted_not_duplicated(
     portal: Any, hubspot: Any, engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from woohub.core.dead_letters import dead_letters
     from woohub.hubspot.hook import HubSpotHook
     from woohub.hubspot.load import load_contacts
-    from woohub.staging.repository import dead_letters
 
     connection = json.loads(os.environ["AIRFLOW_CONN_HUBSPOT_DEFAULT"])
     monkeypatch.setenv(

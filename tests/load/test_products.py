@@ -9,8 +9,8 @@ from tests.load.builders import product_frame, records, write_calls
 
 
 def test_products_load_once_and_rerun_writes_nothing(portal: Any, hubspot: Any, engine: Any) -> None:
+    from woohub.core.ledger import id_map_rows
     from woohub.hubspot.load import load_products
-    from woohub.staging.repository import id_map_rows
 
     first = load_products(portal, engine, product_frame(range(1, 151)), "run-1")
     assert (first.created, first.updated, first.failed) == (150, 0, 0)
@@ -56,8 +56,8 @@ def test_edited_product_updates_the_same_record_and_archive_is_applied_once(
 def test_invalid_record_is_dead_lettered_alone_and_resolved_later(
     portal: Any, hubspot: Any, engine: Any
 ) -> None:
+    from woohub.core.dead_letters import dead_letters
     from woohub.hubspot.load import load_products
-    from woohub.staging.repository import dead_letters
 
     frame = product_frame(range(1, 6))
     frame.loc[1, "properties"]["price"] = "not a number"

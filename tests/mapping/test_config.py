@@ -192,3 +192,30 @@ def test_stage_table_names_a_missing_pipeline(config: MappingConfig) -> None:
         StageMappingError, match=r"pipeline 'default' does not exist in HubSpot \(pipelines: 12345\)"
     ):
         check_stage_table(config, [other])
+
+
+def test_currency_only_for_money_and_type_must_be_known() -> None:
+    def currency_on_text(data: dict) -> None:
+        data["deals"]["properties"]["dealname"] = {"template": "x {number}", "currency": "currency"}
+
+    def bad_type(data: dict) -> None:
+        data["deals"]["properties"]["closedate"]["type"] = "timestamp"
+
+    def clashing_type(data: dict) -> None:
+        data["deals"]["properties"]["woo_order_number"]["type"] = "date"
+
+    with pytest.raises(MappingConfigError, match=r"^deals\.properties\.dealname\.currency: only for"):
+        parse_edited(currency_on_text)
+    with pytest.raises(MappingConfigError, match=r"^deals\.properties\.closedate\.type: unknown HubSpot type"):
+        parse_edited(bad_type)
+    with pytest.raises(MappingConfigError, match=r"woo_order_number\.type: 'date' but custom_properties"):
+        parse_edited(clashing_type)
+
+
+def test_staged_order_statuses_follow_the_stage_table() -> None:
+    def plugin_status(data: dict) -> None:
+        data["deals"]["extra_order_statuses"] = ["shipped"]
+        data["deals"]["stages"]["default"]["shipped"] = "closedwon"
+
+    assert "shipped" in parse_edited(plugin_status).deals.staged_order_statuses
+    assert "shipped" not in parse_edited(lambda data: None).deals.staged_order_statuses

@@ -120,3 +120,42 @@ def test_no_orders_give_an_empty_frame(config: MappingConfig) -> None:
 
     assert deals.empty
     assert list(deals.columns) == ["source_key", "contact_source_key", "properties"]
+
+
+def test_amount_uses_the_order_currency_decimals(config: MappingConfig) -> None:
+    yen, dinar = woo("085-get-order-eur.json"), woo("085-get-order-eur.json")
+    yen["currency"], yen["total"] = "JPY", "1500.00"
+    dinar["currency"], dinar["total"] = "KWD", "15.5"
+
+    amounts = [p["amount"] for p in map_deals([yen, dinar], config)["properties"]]
+
+    assert amounts == ["1500", "15.500"]
+
+
+def test_a_date_typed_closedate_gets_midnight_utc(edited_config) -> None:
+    """HubSpot ``date`` properties take the day at midnight UTC ("YYYY-MM-DD"); never a time of day."""
+    def closedate_is_a_date(data: dict) -> None:
+        data["deals"]["properties"]["closedate"]["type"] = "date"
+
+    order = woo("083-get-order.json")  # date_paid_gmt 2026-11-28T07:05:48
+
+    properties = map_deals([order], edited_config(closedate_is_a_date)).iloc[0]["properties"]
+
+    assert properties["closedate"] == "2026-11-28"
+
+
+def test_a_custom_date_property_gets_the_day_only(edited_config) -> None:
+    def add_paid_date(data: dict) -> None:
+        data["deals"]["properties"]["woo_date_paid"] = {"source": "date_paid_gmt",
+                                                        "transform": "gmt_to_hubspot_datetime"}
+        data["custom_properties"]["deals"].append(
+            {"name": "woo_date_paid", "label": "WooCommerce paid date", "type": "date", "fieldType": "date",
+             "groupName": "dealinformation", "hasUniqueValue": False})
+
+    order = woo("083-get-order.json")
+    order["date_paid_gmt"] = "2026-11-28T23:30:00"
+
+    properties = map_deals([order], edited_config(add_paid_date)).iloc[0]["properties"]
+
+    assert properties["woo_date_paid"] == "2026-11-28"  # the UTC day, though the transform gives a datetime
+    assert properties["closedate"] == "2026-11-28T23:30:00.000Z"  # closedate stays a datetime

@@ -124,3 +124,37 @@ def test_repeated_product_keeps_the_last_occurrence(config: MappingConfig) -> No
 
     assert products["source_key"].tolist() == ["207"]
     assert products.iloc[0]["properties"]["price"] == "21.99"
+
+
+def test_hs_sku_is_written_only_when_it_is_the_records_own(config: MappingConfig) -> None:
+    """Real store: variations without own SKU return the parent's "tax-PARENT" (224-226, 250); a SKU-less
+    simple product has sku "" (223). Keyed by id, none of them lose their product."""
+    parent = woo("224-create-product-tax-variable-sku-parent.json")
+    variations = woo("250-list-variations-tax-parent.json")
+
+    products = map_products([parent, woo("223-create-product-tax-simple-sku-empty.json")], variations, config)
+
+    skus = {row["source_key"]: row["properties"]["hs_sku"] for row in products.to_dict("records")}
+    assert skus == {"53": "tax-PARENT", "52": None, "55": None, "54": None}
+    assert {row["properties"]["woo_product_id"] for row in products.to_dict("records")} == {"53", "52", "55", "54"}
+
+
+def test_inherited_sku_without_the_parent_in_the_input(config: MappingConfig) -> None:
+    variation = woo("248-get-variation-tax-s-no-sku.json")
+
+    told = map_products([], [variation], config, parent_skus={"53": "tax-PARENT"}).iloc[0]["properties"]
+    own = woo("082-get-variation.json")  # HOODIE-ORG-M is the variation's own SKU
+    kept = map_products([], [own], config, parent_skus={"217": ""}).iloc[0]["properties"]
+
+    assert told["hs_sku"] is None
+    assert kept["hs_sku"] == "HOODIE-ORG-M"
+
+
+def test_product_price_uses_the_store_currency_decimals(config: MappingConfig) -> None:
+    product = woo("087-get-product.json")
+    product["price"] = "2199"
+
+    yen = map_products([product], [], config, store_currency="JPY").iloc[0]["properties"]
+    dinar = map_products([woo("087-get-product.json")], [], config, store_currency="KWD").iloc[0]["properties"]
+
+    assert (yen["price"], dinar["price"]) == ("2199", "21.990")

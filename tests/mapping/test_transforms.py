@@ -50,3 +50,24 @@ def test_text_transforms() -> None:
 def test_every_transform_handles_empty_input(name: str) -> None:
     assert TRANSFORMS[name](pd.Series([], dtype=object)).tolist() == []
     assert run(name, [None, math.nan, ""]) == [None, None, None]
+
+
+def test_money_uses_the_currency_decimals() -> None:
+    values = pd.Series(["1500.00", "19.99", "1.5", "4.8", "7", None], dtype=object)
+    currencies = pd.Series(["JPY", "usd", "KWD", None, "XYZ", "EUR"], dtype=object)
+
+    assert TRANSFORMS["money"](values, currencies).tolist() == ["1500", "19.99", "1.500", "4.80", "7.00", None]
+
+
+def test_minor_units_table() -> None:
+    from woohub.mapping.transforms import minor_units
+
+    assert [minor_units(c) for c in ("JPY", "KRW", "KWD", "BHD", "USD", "EUR", "clf", None, "")] == [
+        0, 0, 3, 3, 2, 2, 4, 2, 2]  # fmt: skip
+
+
+def test_gmt_to_hubspot_date_is_the_utc_day() -> None:
+    assert run("gmt_to_hubspot_date", ["2026-11-28T23:59:59", "2026-11-28T01:00:00+02:00",
+                                       "2026-11-28T07:05:48.000Z", None, "nope"]) == [
+        "2026-11-28", "2026-11-27", "2026-11-28", None, None,
+    ]  # fmt: skip

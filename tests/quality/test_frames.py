@@ -20,6 +20,7 @@ def test_order_columns_from_real_payloads() -> None:
     assert frame["total_difference"].tolist() == [0.0, 0.0, 0.0, 0.0]  # fee, coupon and shipping included
     assert frame["guest_billing_email"].tolist() == [None, "guest.buyer@example.net", None, None]
     assert frame["unknown_product_line_count"].tolist() == [0, 0, 2, 1]  # 209/210 unstaged; product_id 0
+    assert frame["line_items_difference"].tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -40,17 +41,55 @@ def test_unparsable_money_makes_the_total_check_null() -> None:
 
 
 def test_product_sku_and_price_columns() -> None:
+    # Changed with the SKU rework: SKUs are optional (no required_sku / variable_parent_sku columns any
+    # more); own_sku is the record's own SKU, null when empty.
     parent = recorded_body("013-create-product-hoodie")  # variable, price ""
     parent["sku"] = ""
     products = [recorded_body("087-get-product"), parent, recorded_body("082-get-variation")]
 
     frame = validation_frame("products", products)
 
-    assert frame["sku"].tolist() == ["TSHIRT-CLASSIC", None, "HOODIE-ORG-M"]
-    assert frame["required_sku"].tolist() == ["TSHIRT-CLASSIC", None, "HOODIE-ORG-M"]
-    assert frame["variable_parent_sku"].tolist() == [None, "", None]
+    assert frame["own_sku"].tolist() == ["TSHIRT-CLASSIC", None, "HOODIE-ORG-M"]
     assert frame["price"].tolist()[1] is None and math.isnan(frame["price_amount"].iat[1])
     assert frame["stock_quantity"].tolist()[1] is None
+
+
+def test_inherited_variation_skus_are_not_their_own() -> None:
+    """Real store (captures 224-226, 250): variations S and M without SKU both return the parent's
+    "tax-PARENT"; a SKU-less simple product has sku ""."""
+    parent = recorded_body("224-create-product-tax-variable-sku-parent")
+    variations = recorded_body("250-list-variations-tax-parent")
+    simple = recorded_body("223-create-product-tax-simple-sku-empty")
+
+    with_parent = validation_frame("products", [parent, *variations, simple])
+    siblings_only = validation_frame("products", variations)  # parent not in this extract
+
+    assert [v["sku"] for v in variations] == ["tax-PARENT", "tax-PARENT"]
+    assert with_parent["own_sku"].tolist() == ["tax-PARENT", None, None, None]
+    assert siblings_only["own_sku"].tolist() == [None, None]
+
+
+def test_currency_column_names_the_currency_and_the_enabled_ones() -> None:
+    orders = [recorded_body("083-get-order"), recorded_body("085-get-order-eur")]
+
+    checked = validation_frame("orders", orders, enabled_currencies={"usd", "GBP"})
+    unchecked = validation_frame("orders", orders)
+
+    assert checked["currency_not_in_hubspot"].tolist() == [
+        None, "EUR is not a currency of the HubSpot portal (enabled: GBP, USD)"]
+    assert unchecked["currency_not_in_hubspot"].tolist() == [None, None]
+
+
+def test_line_items_difference_is_zero_for_real_taxed_orders() -> None:
+    names = ["230-create-order-tax-excl-ca-2-lines-shipping", "231-create-order-tax-excl-ca-reduced-rate-and-fees",
+             "232-create-order-tax-excl-ca-coupon-10-percent", "240-create-order-tax-incl-ca-2-lines-shipping",
+             "246-create-order-tax-excl-ca-2-lines-shipping-round-at-subtotal"]
+    order = recorded_body("230-create-order-tax-excl-ca-2-lines-shipping")
+    order["total"] = "81.33"  # a cent more than its lines
+
+    frame = validation_frame("orders", [recorded_body(n) for n in names] + [order])
+
+    assert frame["line_items_difference"].tolist() == [0.0] * 5 + [0.01]
 
 
 def test_unknown_stream_is_rejected() -> None:

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from tests.quality.conftest import GX_ROOT, recorded_body
-from woohub.core.quality import SUITE_BY_STREAM, context_lock, ensure_checkpoint, file_context
+from woohub.core.quality import (
+    SUITE_BY_STREAM,
+    context_lock,
+    ensure_checkpoint,
+    file_context,
+    suite_parameters,
+)
 from woohub.woocommerce.checks import validation_frame
 
 VALID_PAYLOADS = {
@@ -34,12 +40,14 @@ def _violating(frame: pd.DataFrame, expectation: dict[str, Any]) -> pd.DataFrame
     bad[column] = bad[column].astype(object)
     value: Any = {
         "expect_column_values_to_not_be_null": None,
+        "expect_column_values_to_be_null": "set where it must be null",
         "expect_column_values_to_be_in_set": "__not_in_set__",
         "expect_column_values_to_match_regex": "not valid!",
         "expect_column_value_lengths_to_be_between": "",
         "expect_column_values_to_match_strftime_format": "28/11/2026 07:05",
-        "expect_column_values_to_be_unique": bad[column].dropna().iat[0],
     }.get(kind)
+    if kind == "expect_column_values_to_be_unique":
+        value = bad[column].dropna().iat[0]
     if kind == "expect_column_values_to_be_between":
         value = kwargs["min_value"] - 1 if kwargs.get("min_value") is not None else kwargs["max_value"] + 1
     bad.at[1 if kind == "expect_column_values_to_be_unique" else 0, column] = value
@@ -58,7 +66,9 @@ def suite_runner(gx_root: Path) -> Any:
         suite = context.suites.get(SUITE_BY_STREAM[stream])
         batch = context.validation_definitions.get(suite.name).batch_definition.get_batch(
             batch_parameters={"dataframe": frame})
-        return [result.success for result in batch.validate(suite, result_format="COMPLETE").results]
+        results = batch.validate(suite, result_format="COMPLETE",
+                                 expectation_parameters=suite_parameters(stream, None)).results
+        return [result.success for result in results]
     return run
 
 

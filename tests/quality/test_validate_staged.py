@@ -21,6 +21,8 @@ from woohub.core.quality import (
 
 KNOWN_PRODUCT_IDS = {207, 208, 209, 210, 213, 217, 218, 219, 220}
 UNKNOWN_LINE_WARNING = "expect_column_values_to_be_between(unknown_product_line_count)"
+LINES_DO_NOT_ADD_UP = "expect_column_values_to_be_between(line_items_difference)"
+REPEATED_SKU = "expect_column_values_to_be_unique(own_sku)"
 
 
 def _mutated(name: str, new_id: int, **changes: object) -> dict:
@@ -50,7 +52,7 @@ def _orders() -> list[dict]:
 
 def test_orders_are_sorted_into_valid_and_quarantined(gx_root: Path) -> None:
     outcome = validate_staged("orders", _orders(), run_id="test_orders", known_product_ids=KNOWN_PRODUCT_IDS,
-                              gx_root=gx_root)
+                              enabled_currencies={"USD", "EUR"}, gx_root=gx_root)
 
     assert outcome.valid_ids == ["223", "229", "231", "230", "305"]
     assert outcome.quarantined == {
@@ -65,12 +67,56 @@ def test_orders_are_sorted_into_valid_and_quarantined(gx_root: Path) -> None:
                 "expect_column_values_to_not_be_null(total): None",
                 "expect_column_values_to_not_be_null(total_difference): nan",
                 "expect_column_values_to_not_be_null(date_modified_gmt): None"],
-        "307": ["expect_column_values_to_be_in_set(currency): 'XYZ'"],
+        # was a fixed currency list in the suite; now the portal's enabled currencies, named in the reason
+        "307": ["expect_column_values_to_be_null(currency_not_in_hubspot): "
+                "'XYZ is not a currency of the HubSpot portal (enabled: EUR, USD)'"],
         "308": ["expect_column_values_to_match_strftime_format(date_modified_gmt): '2026-13-01T00:00:00'"],
     }
-    assert outcome.warnings == {UNKNOWN_LINE_WARNING: 1}
+    # 302 and 303 had their totals changed, so their line items no longer add up (reported, not quarantined)
+    assert outcome.warnings == {UNKNOWN_LINE_WARNING: 1, LINES_DO_NOT_ADD_UP: 2}
     assert outcome.total == 12 and outcome.bad_share == pytest.approx(7 / 12)
-    assert outcome.statistics["quarantined"] == 7 and outcome.statistics["warning_rows"] == 1
+    assert outcome.statistics["quarantined"] == 7 and outcome.statistics["warning_rows"] == 3
+
+
+def test_currency_is_not_checked_without_the_portal_currencies(gx_root: Path) -> None:
+    outcome = validate_staged("orders", [_mutated("085-get-order-eur", 307, currency="XYZ")], run_id="test_cur",
+                              known_product_ids=KNOWN_PRODUCT_IDS, gx_root=gx_root)
+
+    assert outcome.valid_ids == ["307"] and outcome.quarantined == {}
+
+
+def test_allowed_statuses_come_from_the_stage_table(gx_root: Path) -> None:
+    from tests.mapping.helpers import parse_edited
+
+    def shipped_gets_a_stage(data: dict) -> None:
+        data["deals"]["extra_order_statuses"] = ["shipped"]
+        data["deals"]["stages"]["default"]["shipped"] = "closedwon"
+
+    orders = [_mutated("083-get-order", 304, status="shipped"), _mutated("083-get-order", 309, status="picked")]
+
+    plugin = validate_staged("orders", orders, run_id="test_status", known_product_ids=KNOWN_PRODUCT_IDS,
+                             mapping=parse_edited(shipped_gets_a_stage), gx_root=gx_root)
+    packaged = validate_staged("orders", orders[:1], run_id="test_status", known_product_ids=KNOWN_PRODUCT_IDS,
+                               gx_root=gx_root)
+
+    assert plugin.valid_ids == ["304"]
+    assert plugin.quarantined == {"309": ["expect_column_values_to_be_in_set(status): 'picked'"]}
+    assert packaged.quarantined == {"304": ["expect_column_values_to_be_in_set(status): 'shipped'"]}
+
+
+def test_real_taxed_orders_are_valid_and_add_up(gx_root: Path) -> None:
+    names = ["230-create-order-tax-excl-ca-2-lines-shipping", "231-create-order-tax-excl-ca-reduced-rate-and-fees",
+             "232-create-order-tax-excl-ca-coupon-10-percent", "236-create-order-tax-excl-ca-line-subtotal-total-override",
+             "240-create-order-tax-incl-ca-2-lines-shipping", "242-create-order-tax-incl-ny-single-line",
+             "246-create-order-tax-excl-ca-2-lines-shipping-round-at-subtotal",
+             "252-create-order-tax-sku-lines-variations-no-sku-and-parent-sku",
+             "254-create-order-tax-excl-ca-decimals-0"]
+    orders = [recorded_body(name) for name in names]
+
+    outcome = validate_staged("orders", orders, run_id="test_taxed", enabled_currencies={"USD"}, gx_root=gx_root)
+
+    assert outcome.valid_ids == [str(o["id"]) for o in orders] and outcome.quarantined == {}
+    assert outcome.warnings[LINES_DO_NOT_ADD_UP] == 0
 
 
 def test_line_items_of_unstaged_products_are_only_a_warning(gx_root: Path) -> None:
@@ -80,7 +126,7 @@ def test_line_items_of_unstaged_products_are_only_a_warning(gx_root: Path) -> No
                               gx_root=gx_root)
 
     assert outcome.valid_ids == ["223"] and outcome.quarantined == {}
-    assert outcome.warnings == {UNKNOWN_LINE_WARNING: 1}
+    assert outcome.warnings == {UNKNOWN_LINE_WARNING: 1, LINES_DO_NOT_ADD_UP: 0}  # the new check passes
 
 
 def test_customers(gx_root: Path) -> None:
@@ -104,6 +150,8 @@ def test_customers(gx_root: Path) -> None:
 
 
 def test_products_and_variations(gx_root: Path) -> None:
+    # Changed with the SKU rework: a missing SKU (503, 501) and a repeated SKU (502 and 219, 504 and 207)
+    # used to quarantine; SKUs are optional and products are keyed by id, so repeats are only counted.
     payloads = [
         recorded_body("087-get-product"), recorded_body("013-create-product-hoodie"),
         *recorded_body("081-list-variations"),
@@ -118,19 +166,28 @@ def test_products_and_variations(gx_root: Path) -> None:
 
     outcome = validate_staged("products", payloads, run_id="test_products", gx_root=gx_root)
 
-    assert outcome.valid_ids == ["217", "220", "218", "501"]
+    assert outcome.valid_ids == ["207", "217", "220", "219", "218", "501", "502", "503"]
     assert outcome.quarantined == {
-        "219": ["expect_column_values_to_be_unique(sku): 'HOODIE-ORG-M'"],
-        "502": ["expect_column_values_to_be_unique(sku): 'HOODIE-ORG-M'"],
-        "503": ["expect_column_value_lengths_to_be_between(required_sku): ''"],
-        "504": ["expect_column_values_to_be_unique(sku): 'TSHIRT-CLASSIC'",
-                "expect_column_values_to_be_between(price_amount): -1.0"],
-        "207": ["expect_column_values_to_be_unique(sku): 'TSHIRT-CLASSIC'"],
+        "504": ["expect_column_values_to_be_between(price_amount): -1.0"],
         "505": ["expect_column_values_to_be_in_set(status): 'deleted'"],
         "506": ["expect_column_values_to_be_in_set(type): 'bundle'"],
         "507": ["expect_column_values_to_match_regex(stock_quantity): '\"5\"'"],
     }
-    assert outcome.warnings == {"expect_column_value_lengths_to_be_between(variable_parent_sku)": 1}
+    assert outcome.warnings == {REPEATED_SKU: 4}  # the rows of TSHIRT-CLASSIC x2 and HOODIE-ORG-M x2
+
+
+def test_variations_inheriting_the_parent_sku_are_not_repeats(gx_root: Path) -> None:
+    """Real store: variations without own SKU return the parent's (224-226, 250); a simple product has
+    sku "" (223). None of it is quarantined or counted."""
+    payloads = [recorded_body("224-create-product-tax-variable-sku-parent"),
+                *recorded_body("250-list-variations-tax-parent"),
+                recorded_body("223-create-product-tax-simple-sku-empty"),
+                recorded_body("221-create-product-tax-simple-19.99")]
+
+    outcome = validate_staged("products", payloads, run_id="test_inherited", gx_root=gx_root)
+
+    assert outcome.valid_ids == ["53", "55", "54", "52", "50"] and outcome.quarantined == {}
+    assert outcome.warnings == {REPEATED_SKU: 0}
 
 
 def test_empty_input_validates_nothing(gx_root: Path) -> None:
@@ -183,8 +240,17 @@ def test_threshold_passes_at_the_limit_and_fails_above_it() -> None:
         enforce_threshold(_outcome(0.5, reasons), 0.25)
 
     assert str(raised.value) == (
-        "orders: 50.0% of 4 records failed suite woocommerce_orders_staging (threshold 25.0%); top reasons: "
+        "orders: 2 of 4 records (50.0%) failed suite woocommerce_orders_staging, more than the limit "
+        "max(0, 25.0% x 4) = 1; top reasons: "
         "expect_column_values_to_be_in_set(status) ×2; expect_column_values_to_not_be_null(total) ×1")
+
+
+def test_threshold_floor_keeps_a_few_bad_records_in_a_small_window_from_failing() -> None:
+    reasons = {"1": ["expect_column_values_to_be_in_set(status): 'x'"],
+               "2": ["expect_column_values_to_be_in_set(status): 'y'"]}
+    enforce_threshold(_outcome(0.5, reasons), 0.05, floor=2)  # 2 of 4 bad, but no more than the floor
+    with pytest.raises(DataQualityError):
+        enforce_threshold(_outcome(0.5, reasons), 0.05, floor=1)
 
 
 def test_gx_root_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

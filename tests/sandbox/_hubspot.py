@@ -89,12 +89,16 @@ class HubSpot:
         return response.json()
 
     def batch_create(self, object_type: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create ``rows``; the records in the order of ``rows`` (HubSpot answers in no particular order, so
+        each input carries its position as ``objectWriteTraceId`` and the results are put back by it)."""
         created = []
         for start in range(0, len(rows), 100):
-            response = self.post(f"/crm/v3/objects/{object_type}/batch/create",
-                                 {"inputs": [{"properties": p} for p in rows[start:start + 100]]})
+            chunk = rows[start:start + 100]
+            response = self.post(f"/crm/v3/objects/{object_type}/batch/create", {"inputs": [
+                {"properties": p, "objectWriteTraceId": str(n)} for n, p in enumerate(chunk)]})
             assert response.status_code == 201, response.text
-            created.extend(response.json()["results"])
+            by_trace = {r["objectWriteTraceId"]: r for r in response.json()["results"]}
+            created.extend(by_trace[str(n)] for n in range(len(chunk)))
         return created
 
     def search(self, object_type: str, body: dict[str, Any]) -> requests.Response:

@@ -30,7 +30,11 @@ def failure_message(context: dict[str, Any]) -> str:
 
 def on_task_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback`` for every woohub task: log, then notify the alerts webhook if configured."""
-    message = failure_message(context)
+    send_alert(failure_message(context))
+
+
+def send_alert(message: str) -> bool:
+    """Log ``message`` at ERROR and POST it to the alerts webhook if one is configured; True when posted."""
     log.error(message)
     conn_id = os.getenv("WOOHUB_ALERTS_CONN_ID", "woohub_alerts")
     try:
@@ -39,10 +43,12 @@ def on_task_failure(context: dict[str, Any]) -> None:
 
         connection = BaseHook.get_connection(conn_id)
     except Exception:  # no alerts connection configured: logging is the alert
-        return
+        return False
     try:
         hook = HttpHook(method="POST", http_conn_id=conn_id)
         endpoint = (connection.extra_dejson or {}).get("endpoint", "")
-        hook.run(endpoint, json={"text": message}, extra_options={"timeout": 10})
+        hook.run(endpoint, json={"text": message[:3000]}, extra_options={"timeout": 10})
+        return True
     except Exception as error:  # an unreachable webhook must not hide the task's own failure
         log.error("could not send the alert to %s: %s", conn_id, type(error).__name__)
+        return False

@@ -20,11 +20,16 @@ Decisions:
   ``warning`` only counts them (``ValidationOutcome.warnings``).
 - Line items whose product is gone (``product_id`` 0) or not among the known product ids are a warning:
   the order is loaded and such lines become HubSpot line items without a product link.
-- A variable parent without SKU is a warning (WooCommerce allows it; its variations carry the SKUs and
-  are what order lines reference). Every other product type and every variation needs a SKU.
-- Duplicates quarantine every holder: all records sharing a SKU (WooCommerce refuses duplicate SKUs, so
-  one of them is stale and we cannot tell which; the next extract resolves it) and all copies of a
-  duplicated id (staging upserts by id, so this means a broken extract, not a choice to make).
+- SKUs are optional and never a quarantine reason: products are keyed by ``woo_product_id`` and order
+  lines link by product/variation id. A SKU two records claim as their own (a variation returning its
+  parent's SKU has none of its own) is a warning: WooCommerce refuses duplicates, so one copy is stale.
+- All copies of a duplicated id are quarantined (staging upserts by id, so this means a broken extract).
+- Order statuses: the allowed set is the mapping's stage table (suite parameter
+  ``order_statuses_with_stage``), so a plugin status with a stage loads and one without is quarantined
+  naming it. Currencies: with ``enabled_currencies`` (the portal's ``deal_currency_code`` options) an
+  order in another currency is quarantined naming it and the enabled ones.
+- An order whose HubSpot line items do not add up to its total is a warning (the deal amount is the
+  order total either way).
 - Records without an id are reported under ``#<position>`` in the payload list.
 """
 
@@ -42,12 +47,17 @@ import woohub
 from woohub.woocommerce.checks import validation_frame
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     import pandas as pd
     from great_expectations.checkpoint import Checkpoint
     from great_expectations.core import ExpectationValidationResult
     from great_expectations.data_context import FileDataContext
 
+    from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
+
 GX_ROOT_ENV = "WOOHUB_GX_ROOT"
+ORDER_STATUSES_PARAMETER = "order_statuses_with_stage"
 SUITE_BY_STREAM = {
     "orders": "woocommerce_orders_staging",
     "customers": "woocommerce_customers_staging",
@@ -152,33 +162,56 @@ def _batch_definition(context: FileDataContext, asset_name: str) -> Any:
 
 def validate_staged(stream: str, payloads: list[dict], *, run_id: str,
                     known_product_ids: set[int] | None = None,
+                    enabled_currencies: Collection[str] | None = None,
+                    mapping: MappingConfig | None = None,
                     gx_root: str | os.PathLike[str] | None = None) -> ValidationOutcome:
     """Validate staged ``payloads`` of ``stream`` against its suite and sort their ids into valid/quarantined.
 
     A source id is quarantined when any of its rows fails an error-severity expectation (so a duplicated id
     is quarantined as a whole); warning-severity failures are only counted per expectation.
+    Orders: ``enabled_currencies`` = the portal's enabled currency codes (None = not checked);
+    ``mapping`` (default: the packaged mapping) gives the statuses with a deal stage and the line items.
     """
-    frame = validation_frame(stream, payloads, known_product_ids=known_product_ids)
+    if stream == "orders" and mapping is None:
+        from woohub.mapping.woocommerce_to_hubspot import load_mapping
+
+        mapping = load_mapping()
+    frame = validation_frame(stream, payloads, known_product_ids=known_product_ids,
+                             enabled_currencies=enabled_currencies, mapping=mapping)
     suite = SUITE_BY_STREAM[stream]
     if frame.empty:
         return _outcome(stream, suite, frame, {}, {}, {"evaluated_expectations": 0}, None)
     root = resolve_gx_root(gx_root)
-    results, gx_statistics = run_checkpoint(root, suite, frame, run_id)
+    results, gx_statistics = run_checkpoint(root, suite, frame, run_id, suite_parameters(stream, mapping))
     quarantined, warnings = sort_failures(results, frame)
     docs = root / _DATA_DOCS_INDEX
     return _outcome(stream, suite, frame, quarantined, warnings, gx_statistics,
                     str(docs) if docs.exists() else None)
 
 
-def run_checkpoint(root: Path, suite_name: str, frame: pd.DataFrame,
-                   run_id: str) -> tuple[list[ExpectationValidationResult], dict[str, Any]]:
-    """Run the suite's checkpoint on ``frame``: per-expectation results and GX's run statistics."""
+def suite_parameters(stream: str, mapping: MappingConfig | None) -> dict[str, Any]:
+    """The run-time parameters (``$PARAMETER``) of the stream's suite: for orders, the order statuses the
+    mapping's stage table gives a deal stage."""
+    if stream != "orders":
+        return {}
+    if mapping is None:
+        from woohub.mapping.woocommerce_to_hubspot import load_mapping
+
+        mapping = load_mapping()
+    return {ORDER_STATUSES_PARAMETER: list(mapping.deals.staged_order_statuses)}
+
+
+def run_checkpoint(root: Path, suite_name: str, frame: pd.DataFrame, run_id: str,
+                   parameters: dict[str, Any] | None = None) -> tuple[list[ExpectationValidationResult], dict[str, Any]]:
+    """Run the suite's checkpoint on ``frame`` with the suite ``parameters``: per-expectation results and
+    GX's run statistics."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     with context_lock(root):
         context = file_context(root)
         checkpoint = ensure_checkpoint(context, suite_name)
-        result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_id))
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters or {},
+                                run_id=RunIdentifier(run_name=run_id))
     (validation_result,) = result.run_results.values()
     return list(validation_result.results), dict(validation_result.statistics)
 
@@ -245,9 +278,11 @@ def _outcome(stream: str, suite: str, frame: pd.DataFrame, quarantined: dict[str
                              statistics=statistics, data_docs_path=docs)
 
 
-def enforce_threshold(outcome: ValidationOutcome, max_bad_share: float) -> None:
-    """Raise ``DataQualityError`` when more than ``max_bad_share`` of the stream's rows were quarantined."""
-    if outcome.bad_share <= max_bad_share:
+def enforce_threshold(outcome: ValidationOutcome, max_bad_share: float, floor: int = 0) -> None:
+    """Raise ``DataQualityError`` when more than ``max(floor, max_bad_share x total)`` of the stream's
+    records were quarantined (the floor keeps one bad record in a small window from failing the run)."""
+    limit = max(float(floor), max_bad_share * outcome.total)
+    if len(outcome.quarantined) <= limit:
         return
     counts: dict[str, int] = {}
     for reasons in outcome.quarantined.values():
@@ -255,9 +290,9 @@ def enforce_threshold(outcome: ValidationOutcome, max_bad_share: float) -> None:
             counts[expectation] = counts.get(expectation, 0) + 1
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:5]
     raise DataQualityError(
-        f"{outcome.stream}: {outcome.bad_share:.1%} of {outcome.total} records failed suite {outcome.suite} "
-        f"(threshold {max_bad_share:.1%}); top reasons: "
-        + "; ".join(f"{name} ×{count}" for name, count in top))
+        f"{outcome.stream}: {len(outcome.quarantined)} of {outcome.total} records ({outcome.bad_share:.1%}) "
+        f"failed suite {outcome.suite}, more than the limit max({floor}, {max_bad_share:.1%} x "
+        f"{outcome.total}) = {limit:g}; top reasons: " + "; ".join(f"{name} ×{count}" for name, count in top))
 
 
 def build_data_docs(gx_root: str | os.PathLike[str] | None = None) -> str:
@@ -269,6 +304,6 @@ def build_data_docs(gx_root: str | os.PathLike[str] | None = None) -> str:
 
 
 __all__ = [
-    "DataQualityError", "SUITE_BY_STREAM", "ValidationOutcome", "build_data_docs", "enforce_threshold",
-    "ensure_checkpoint", "resolve_gx_root", "validate_staged",
+    "DataQualityError", "ORDER_STATUSES_PARAMETER", "SUITE_BY_STREAM", "ValidationOutcome", "build_data_docs",
+    "enforce_threshold", "ensure_checkpoint", "resolve_gx_root", "suite_parameters", "validate_staged",
 ]

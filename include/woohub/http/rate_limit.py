@@ -1,4 +1,9 @@
-"""A thread-safe client-side rate limiter for rolling-window budgets (HubSpot's 10-second and search limits)."""
+"""Client-side rate limiters for rolling-window budgets (HubSpot's 10-second and search limits).
+
+:class:`RollingWindowLimiter` keeps its budget in memory: one per process.
+:class:`woohub.http.shared_budget.SharedRollingWindowLimiter` keeps it in a database that every process
+of a deployment shares. Both implement :class:`RateLimiter`, so a hook uses either the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,46 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+HUBSPOT_HEADER_PREFIX = "X-HubSpot-RateLimit"
+
+
+class RateLimiter(Protocol):
+    """What a hook needs from a limiter: wait before a call, learn from each response."""
+
+    def acquire(self) -> float:
+        """Block until one more call fits the budget, record it, and return the seconds waited."""
+        ...
+
+    def observe_headers(self, headers: Mapping[str, str], prefix: str = HUBSPOT_HEADER_PREFIX) -> None:
+        """Take a response's rate-limit headers into account."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServerWindow:
+    """What one response said about the server's rate-limit window (``<prefix>-Remaining``, ``-Max``,
+    ``-Interval-Milliseconds``); each is ``None`` when the header was absent or not a number."""
+
+    remaining: int | None
+    limit: int | None
+    interval_ms: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], prefix: str = HUBSPOT_HEADER_PREFIX) -> ServerWindow | None:
+        """The window the headers describe, or ``None`` when they carry none of the three (search responses)."""
+        window = cls(_header_int(headers, f"{prefix}-Remaining"), _header_int(headers, f"{prefix}-Max"),
+                     _header_int(headers, f"{prefix}-Interval-Milliseconds"))
+        return None if window == cls(None, None, None) else window
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None or not value.strip().lstrip("-").isdigit():
+        return None
+    return int(value)
 
 
 class RollingWindowLimiter:
@@ -69,9 +114,9 @@ class RollingWindowLimiter:
             unseen = (self.limit - remaining) - len(self._starts)
             self._starts.extend([now] * max(0, unseen))
 
-    def observe_headers(self, headers: Mapping[str, str], prefix: str = "X-HubSpot-RateLimit") -> None:
-        """:meth:`observe` from the ``<prefix>-Remaining`` header, if sent (search responses carry none)."""
-        remaining = headers.get(f"{prefix}-Remaining")
-        if remaining is None or not remaining.strip().lstrip("-").isdigit():
-            return
-        self.observe(int(remaining))
+    def observe_headers(self, headers: Mapping[str, str], prefix: str = HUBSPOT_HEADER_PREFIX) -> None:
+        """:meth:`observe` from the ``<prefix>-Remaining`` header, if sent (search responses carry none).
+        The in-process limiter keeps its configured limit (the shared one follows ``<prefix>-Max``)."""
+        remaining = _header_int(headers, f"{prefix}-Remaining")
+        if remaining is not None:
+            self.observe(remaining)

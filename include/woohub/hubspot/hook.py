@@ -18,6 +18,11 @@ Extra keys (all optional unless stated):
   ``token_refresh_margin_seconds`` (default 300).
 * ``ten_second_limit`` (100), ``rate_limit_window_seconds`` (10), ``rate_limit_margin`` (10% of the limit),
   ``search_per_second`` (5), ``rate_limits_enabled`` (true): the client-side limiter.
+* ``rate_limit_store``: the conn id of a database (e.g. ``woohub_staging``) holding a budget shared by every
+  process and machine calling this portal (default: env ``WOOHUB_RATE_LIMIT_STORE``; neither: a budget per
+  process); ``rate_limit_budget``: the shared budget's name (default ``<conn id>@<host>``; set the same
+  name, e.g. the portal id, on every connection using one app in one portal). A shared budget follows
+  ``X-HubSpot-RateLimit-Max``. See :mod:`woohub.http.shared_budget`.
 * ``timeout``: seconds, or ``[connect, read]`` (default ``[10, 60]``).
 * retry policy: ``max_attempts``, ``max_retry_seconds``, ``backoff_*`` (see :class:`RetryPolicy`).
 * ``headers``: extra request headers; ``verify``, ``proxies``: as for ``requests``.
@@ -27,7 +32,9 @@ writes it back into the connection's extra if the connection is stored in the Ai
 otherwise (environment variable, secrets backend, no database access) it keeps it in memory and logs a
 warning once. A token never appears in logs, errors or reprs.
 
-Writes: batch create sends an ``objectWriteTraceId`` per input so a 207 names the failed inputs. Creates are
+Writes: batch create sends an ``objectWriteTraceId`` per input so a 207 names the failed inputs. Batch
+answers are matched to inputs by identity, never by position, and a batch HubSpot rejects as a whole for one
+bad input (400/409) is split until that input stands alone (see :mod:`woohub.hubspot.batch`). Creates are
 not retried after an ambiguous failure (see :mod:`woohub.http.base`); use :meth:`HubSpotHook.batch_upsert`
 on a unique property for writes that must be exactly-once under faults.
 """
@@ -41,13 +48,15 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from requests import Response, Session
 
+from woohub.http import shared_budget
 from woohub.http.base import ApiHook
 from woohub.http.errors import ApiHTTPError, AuthenticationError, DailyLimitError, FatalHTTPError
 from woohub.http.outcomes import RecordOutcome
-from woohub.http.rate_limit import RollingWindowLimiter
+from woohub.http.rate_limit import RateLimiter, RollingWindowLimiter
 from woohub.http.retry import RetryPolicy
 from woohub.hubspot import batch
 from woohub.hubspot import search as searching
@@ -67,6 +76,9 @@ class HubSpotHook(ApiHook):
 
     :param hubspot_conn_id: the Airflow connection id
     :param retry_policy: overrides the policy read from the connection extra
+    :param rate_limit_store: connection id of the database that holds the shared rate-limit budget when
+        neither the connection extra nor ``WOOHUB_RATE_LIMIT_STORE`` names one (the DAG tasks pass the staging
+        connection, so parallel tasks and workers share one budget)
     """
 
     conn_name_attr = "hubspot_conn_id"
@@ -75,13 +87,15 @@ class HubSpotHook(ApiHook):
     hook_name = "HubSpot"
     _rotation_warned: ClassVar[set[str]] = set()
 
-    def __init__(self, hubspot_conn_id: str = default_conn_name, *, retry_policy: RetryPolicy | None = None) -> None:
-        super().__init__(hubspot_conn_id, retry_policy=retry_policy)
+    def __init__(self, hubspot_conn_id: str = default_conn_name, *, retry_policy: RetryPolicy | None = None,
+                 rate_limit_store: str | None = None) -> None:
         self.hubspot_conn_id = hubspot_conn_id
+        self.default_rate_limit_store = rate_limit_store
+        super().__init__(hubspot_conn_id, retry_policy=retry_policy)
         self.token_source: OAuthTokenSource | None = None
         self._static_token: str | None = None
-        self._limiter: RollingWindowLimiter | None = None
-        self._search_limiter: RollingWindowLimiter | None = None
+        self._limiter: RateLimiter | None = None
+        self._search_limiter: RateLimiter | None = None
         self._rotation_lock = threading.Lock()
 
     @classmethod
@@ -132,10 +146,29 @@ class HubSpotHook(ApiHook):
         if str(extra.get("rate_limits_enabled", True)).lower() in ("false", "0", "no"):
             return
         limit = int(extra.get("ten_second_limit", 100))
+        interval = float(extra.get("rate_limit_window_seconds", 10))
+        search_per_second = int(extra.get("search_per_second", 5))
+        store_conn_id = shared_budget.store_conn_id(extra, self.default_rate_limit_store)
+        if store_conn_id is not None:
+            self._configure_shared_limiters(extra, store_conn_id, limit, interval, search_per_second)
+            return
         margin = int(extra.get("rate_limit_margin", max(1, limit // 10)))
-        window = float(extra.get("rate_limit_window_seconds", 10)) + _WINDOW_SLACK_SECONDS
-        self._limiter = RollingWindowLimiter(limit, window, margin=margin)
-        self._search_limiter = RollingWindowLimiter(int(extra.get("search_per_second", 5)), _SEARCH_WINDOW_SLACK)
+        self._limiter = RollingWindowLimiter(limit, interval + _WINDOW_SLACK_SECONDS, margin=margin)
+        self._search_limiter = RollingWindowLimiter(search_per_second, _SEARCH_WINDOW_SLACK)
+
+    def _configure_shared_limiters(self, extra: Mapping[str, Any], store_conn_id: str, limit: int,
+                                   interval: float, search_per_second: int) -> None:
+        """Budgets shared through the database of ``store_conn_id``, named per portal app; the margin stays
+        10% of whatever limit the portal reports unless ``rate_limit_margin`` fixes it."""
+        store = shared_budget.store_for_connection(store_conn_id)
+        name = str(extra.get("rate_limit_budget") or f"{self.hubspot_conn_id}@{_host_of(self.base_url)}")
+        margin = extra.get("rate_limit_margin")
+        self._limiter = shared_budget.SharedRollingWindowLimiter(store, shared_budget.BudgetSpec(
+            name, limit, interval, margin=None if margin is None else int(margin),
+            slack_seconds=_WINDOW_SLACK_SECONDS))
+        self._search_limiter = shared_budget.SharedRollingWindowLimiter(store, shared_budget.BudgetSpec(
+            f"{name}/search", search_per_second, 1.0, margin=0, slack_seconds=_SEARCH_WINDOW_SLACK - 1.0))
+        self.log.info("HubSpot rate limits shared through %s as budget %r", store_conn_id, name)
 
     def _count_token_call(self) -> None:
         with self._calls_lock:
@@ -257,63 +290,80 @@ class HubSpotHook(ApiHook):
         """The object's pipelines with their stages."""
         return list(self.request("GET", f"/crm/v3/pipelines/{object_type}").json().get("results", []))
 
+    def enabled_currencies(self) -> list[str]:
+        """The portal's enabled currency codes (the options of the deals property ``deal_currency_code``;
+        HubSpot rejects a deal in any other currency): one GET, for a loader to read once per run."""
+        definition = self.request("GET", "/crm/v3/properties/deals/deal_currency_code").json()
+        return [str(option["value"]) for option in definition.get("options") or []
+                if option.get("value") and not option.get("hidden")]
+
     # -- writes -----------------------------------------------------------------------------------
+    # HubSpot answers batches in no particular order: outcomes are matched to inputs by identity only
+    # (see woohub.hubspot.batch), and a chunk rejected as a whole (400/409) is split to isolate bad inputs.
 
     def batch_upsert(self, object_type: str, id_property: str,
                      records: Sequence[Mapping[str, Any]]) -> list[RecordOutcome]:
         """Create or update records by the unique ``id_property`` (each record's properties must hold it);
-        chunks of 100, retried safely under faults. Outcome key: the ``id_property`` value."""
+        chunks of 100, retried safely under faults. Outcome key: the ``id_property`` value, matched to the
+        value in each result's properties (as HubSpot stores it)."""
         inputs = [batch.upsert_input(id_property, record) for record in records]
         return batch.run_chunks(self, f"/crm/v3/objects/{object_type}/batch/upsert", inputs,
-                                [str(i["id"]) for i in inputs], batch.upsert_key(id_property), idempotent=True)
+                                [str(i["id"]) for i in inputs], batch.Identity(batch.upsert_key(id_property)),
+                                idempotent=True)
 
     def batch_create(self, object_type: str, records: Sequence[Mapping[str, Any]], *,
                      key_property: str | None = None) -> list[RecordOutcome]:
-        """Create records (property dicts, or ``{"properties":…, "associations":…}``) in chunks of 100,
-        with an ``objectWriteTraceId`` per input. Outcome key: the ``key_property`` value when given, else the
-        input's position. Not retried after an ambiguous failure: such chunks get ``AMBIGUOUS_WRITE``."""
-        run_id = uuid.uuid4().hex[:12]
-        inputs = [batch.create_input(record, key_property, f"{run_id}-{n}") for n, record in enumerate(records)]
-        keys = [str(i["objectWriteTraceId"]) if key_property else str(n) for n, i in enumerate(inputs)]
+        """Create records (property dicts, or ``{"properties":…, "associations":…}``) in chunks of 100.
+        Each input carries its key as ``objectWriteTraceId`` (so HubSpot answers 207 per input and the
+        results name their inputs). Outcome key: the ``key_property`` value when given, else the input's
+        position. Not retried after an ambiguous failure: such chunks get ``AMBIGUOUS_WRITE``."""
+        inputs, keys = batch.create_inputs(records, key_property, uuid.uuid4().hex[:12])
         return batch.run_chunks(self, f"/crm/v3/objects/{object_type}/batch/create", inputs, keys,
-                                batch.create_key(inputs, keys), idempotent=False)
+                                batch.create_identity(inputs, keys), idempotent=False)
 
     def batch_update(self, object_type: str, records: Sequence[Mapping[str, Any]], *,
                      id_property: str | None = None) -> list[RecordOutcome]:
-        """Update records given as ``{"id": …, "properties": {…}}`` (ids are ``id_property`` values when set)."""
+        """Update records given as ``{"id": …, "properties": {…}}`` (ids are ``id_property`` values when set).
+        Outcome key: the id as given."""
         inputs = [batch.update_input(record, id_property) for record in records]
         return batch.run_chunks(self, f"/crm/v3/objects/{object_type}/batch/update", inputs,
-                                [str(i["id"]) for i in inputs], batch.update_key(id_property), idempotent=True)
+                                [str(i["id"]) for i in inputs], batch.Identity(batch.update_key(id_property)),
+                                idempotent=True)
 
     def batch_read(self, object_type: str, ids: Sequence[str], *, properties: Sequence[str] | None = None,
                    id_property: str | None = None, archived: bool = False) -> list[dict[str, Any]]:
-        """The records with these ids (missing ids are left out), in chunks of 100."""
+        """The records with these ids (missing ids are left out), in chunks of 100, in the order of ``ids``
+        (matched by record id, or by the ``id_property`` value, which is then always read)."""
+        wanted = list(properties or [])
+        if id_property and wanted and id_property not in wanted:
+            wanted.append(id_property)
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), BATCH_SIZE):
-            body: dict[str, Any] = {"inputs": [{"id": str(i)} for i in ids[start:start + BATCH_SIZE]],
-                                    "properties": list(properties or [])}
+            chunk = [str(i) for i in ids[start:start + BATCH_SIZE]]
+            body: dict[str, Any] = {"inputs": [{"id": i} for i in chunk], "properties": wanted}
             if id_property:
                 body["idProperty"] = id_property
             response = self.request("POST", f"/crm/v3/objects/{object_type}/batch/read", json=body,
                                     params={"archived": str(archived).lower()}, idempotent=True)
-            found.extend(response.json().get("results", []))
+            found.extend(batch.in_requested_order(chunk, response.json().get("results", []),
+                                                  batch.update_key(id_property)))
         return found
 
     def batch_archive(self, object_type: str, ids: Sequence[str]) -> list[RecordOutcome]:
         """Archive (soft-delete) records by id in chunks of 100."""
         inputs = [{"id": str(i)} for i in ids]
         return batch.run_chunks(self, f"/crm/v3/objects/{object_type}/batch/archive", inputs,
-                                [str(i) for i in ids], batch.update_key(None), idempotent=True)
+                                [str(i) for i in ids], batch.Identity(batch.update_key(None)), idempotent=True)
 
     def batch_associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], *,
                         association_type_id: int, category: str = "HUBSPOT_DEFINED") -> list[RecordOutcome]:
         """Create v4 associations ``from_id -> to_id`` with one type (chunks of 1,000; safe to repeat).
-        Outcome key: ``"<from_id>-<to_id>"``."""
+        Outcome key: ``"<from_id>-<to_id>"``, matched to each result's ``fromObjectId``/``toObjectId``."""
         types = [{"associationCategory": category, "associationTypeId": association_type_id}]
         inputs = [{"from": {"id": str(a)}, "to": {"id": str(b)}, "types": types} for a, b in pairs]
         return batch.run_chunks(self, f"/crm/v4/associations/{from_type}/{to_type}/batch/create", inputs,
-                                [f"{a}-{b}" for a, b in pairs], batch.association_key, idempotent=True,
-                                chunk_size=ASSOCIATION_BATCH_SIZE)
+                                [batch.association_key(a, b) for a, b in pairs], batch.association_identity(),
+                                idempotent=True, chunk_size=ASSOCIATION_BATCH_SIZE)
 
     def ensure_property(self, object_type: str, definition: Mapping[str, Any]) -> bool:
         """Create the property (``name``, ``label``, ``type``, ``fieldType``, ``groupName``, …) unless it
@@ -335,6 +385,11 @@ class HubSpotHook(ApiHook):
                 return False
             raise
         return True
+
+
+def _host_of(base_url: str) -> str:
+    """``host[:port]`` of a base URL (the URL itself when it has none)."""
+    return urlsplit(base_url).netloc or base_url
 
 
 def _json_or_empty(response: Response) -> dict[str, Any]:

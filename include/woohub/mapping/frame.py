@@ -4,12 +4,18 @@ and property specs -> one ``properties`` dict per row. Pure: no I/O."""
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from woohub.mapping.transforms import TRANSFORMS, as_optional_str, to_str
+from woohub.mapping.transforms import (
+    CURRENCY_TRANSFORMS,
+    TRANSFORMS,
+    as_optional_str,
+    gmt_to_hubspot_date,
+    to_str,
+)
 from woohub.mapping.woocommerce_to_hubspot.config import ObjectMapping, PropertySpec
 
 
@@ -33,8 +39,9 @@ def _dig(records: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Any]:
 
 
 def property_values(frame: pd.DataFrame, spec: PropertySpec) -> pd.Series:
-    """The values of one HubSpot property for every row: ``str`` or ``None``."""
-    transform = TRANSFORMS[spec.transform]
+    """The values of one HubSpot property for every row: ``str`` or ``None``. A currency-aware transform
+    gets the row's currency (``spec.currency``); a HubSpot ``date`` property gets the UTC day only."""
+    transform = _bound_transform(frame, spec)
     if spec.template is not None:
         values = transform(render_template(frame, spec.template))
     else:
@@ -42,7 +49,18 @@ def property_values(frame: pd.DataFrame, spec: PropertySpec) -> pd.Series:
         values = join(parts, spec.join) if spec.join is not None else coalesce(parts)
     if spec.default is not None:
         values = values.where(values.notna(), spec.default)
+    if spec.hubspot_type == "date":
+        values = gmt_to_hubspot_date(values)
     return values
+
+
+def _bound_transform(frame: pd.DataFrame, spec: PropertySpec) -> Callable[[pd.Series], pd.Series]:
+    """The spec's transform, with the row currencies bound for the currency-aware ones."""
+    transform = TRANSFORMS[spec.transform]
+    if spec.transform not in CURRENCY_TRANSFORMS:
+        return transform
+    currencies = frame[spec.currency] if spec.currency else None
+    return lambda values: TRANSFORMS[spec.transform](values, currencies)  # type: ignore[call-arg]
 
 
 def coalesce(parts: Sequence[pd.Series]) -> pd.Series:

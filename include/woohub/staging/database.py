@@ -11,6 +11,8 @@ Connection forms (JSON env form shown):
 from __future__ import annotations
 
 import functools
+import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,29 @@ def url_from_connection(conn: Any) -> URL | str:
     )
 
 
-@functools.cache
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (LocalExecutor and Celery workers, multiprocessing) the parent's pooled connections
+    must not be used: drop them from the pools without closing the parent's sockets."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def engine_for_url(url: str) -> Engine:
-    """One engine per URL per process; SQLite gets WAL and a busy timeout so parallel tasks can write."""
+    """One engine per URL per process (safe across ``fork``); SQLite gets WAL and a busy timeout so parallel
+    tasks can write."""
+    engine = _engine_for_url(url)
+    _ENGINES.add(engine)
+    return engine
+
+
+@functools.cache
+def _engine_for_url(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
 

@@ -1,20 +1,22 @@
-"""Reads and writes of the staging tables. Every write is an upsert on the table's key, so a retried or
-re-run task leaves the same rows behind."""
+"""Reads and writes of the staged payload tables and the sync marks. Every write is an upsert on the table's
+key, so a retried or re-run task leaves the same rows behind. The ledger, dead letters, quarantine and run
+stats live in :mod:`woohub.core` on top of :func:`upsert`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from woohub.staging.schema import STAGED_TABLES, dead_letter, id_map, quarantine, run_stats, sync_state
+from woohub.staging.schema import STAGED_TABLES, staged_run_record, sync_state
 
-_CHUNK = 500
+CHUNK = 500
 
 
 def utcnow() -> datetime:
@@ -28,75 +30,185 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def upsert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` into ``table``, replacing the non-key columns of rows whose primary key exists."""
-    if not rows:
-        return
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``size`` (SQL ``IN`` lists and multi-row inserts stay small)."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _insert_for(connection: Connection) -> Any:
     dialect = connection.dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"staging upsert supports sqlite and postgresql, not {dialect}")
+    return insert
+
+
+def upsert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+           only_if: Any = None) -> None:
+    """Insert ``rows`` into ``table``, replacing the non-key columns of rows whose primary key exists
+    (when ``only_if(table, excluded)`` is given, only where that SQL condition holds)."""
+    if not rows:
+        return
+    insert = _insert_for(connection)
     keys = [c.name for c in table.primary_key.columns]
-    for start in range(0, len(rows), _CHUNK):
-        chunk = list(rows[start : start + _CHUNK])
+    for chunk in chunks(rows):
         statement = insert(table).values(chunk)
         updates = {name: statement.excluded[name] for name in chunk[0] if name not in keys}
-        statement = (statement.on_conflict_do_update(index_elements=keys, set_=updates) if updates
-                     else statement.on_conflict_do_nothing(index_elements=keys))
+        if not updates:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        else:
+            where = only_if(table, statement.excluded) if only_if is not None else None
+            statement = statement.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
         connection.execute(statement)
 
 
 # -- staged extracts ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StagedRecord:
+    """One staged payload as a run reads it: the hash says which version it is (for :func:`mark_synced`)."""
+
+    source_id: str
+    payload: dict[str, Any]
+    content_hash: str
+
+
+def _newer_or_same(table: Table, excluded: Any) -> Any:
+    """Keep the newest version: a slower run never replaces a payload with an older one."""
+    return or_(table.c.source_modified_at.is_(None), excluded.source_modified_at.is_(None),
+               excluded.source_modified_at >= table.c.source_modified_at)
+
+
 def stage_records(engine: Engine, stream: str, records: Iterable[Mapping[str, Any]], run_id: str,
                   modified_field: str | None = "date_modified_gmt") -> int:
-    """Upsert raw WooCommerce payloads of ``stream`` (orders, customers, products) for ``run_id``."""
+    """Stage raw payloads of ``stream`` (e.g. ``woocommerce.orders``) for ``run_id``: the payload table keeps
+    the newest version of each record, and ``staged_run_record`` remembers that this run extracted it."""
     table = STAGED_TABLES[stream]
     now = utcnow()
-    rows = []
+    rows, members = [], []
     for record in records:
         modified = record.get(modified_field) if modified_field else None
+        digest = content_hash(record)
         rows.append({
             "source_id": str(record["id"]),
             "payload": json.dumps(record, separators=(",", ":"), ensure_ascii=False),
-            "content_hash": content_hash(record),
+            "content_hash": digest,
             "source_modified_at": datetime.fromisoformat(modified) if modified else None,
             "extracted_run_id": run_id,
             "extracted_at": now,
         })
+        members.append({"run_id": run_id, "stream": stream, "source_id": str(record["id"]),
+                        "content_hash": digest, "extracted_at": now})
     with engine.begin() as connection:
-        upsert(connection, table, rows)
+        upsert(connection, table, rows, only_if=_newer_or_same)
+        upsert(connection, staged_run_record, members)
     return len(rows)
+
+
+def run_source_ids(engine: Engine, stream: str, run_id: str) -> set[str]:
+    """The ids of the records ``run_id`` staged for ``stream``."""
+    query = select(staged_run_record.c.source_id).where(
+        and_(staged_run_record.c.run_id == run_id, staged_run_record.c.stream == stream))
+    with engine.connect() as connection:
+        return {row.source_id for row in connection.execute(query)}
+
+
+def unsynced_versions(engine: Engine, stream: str) -> dict[str, str]:
+    """``source_id -> content_hash`` of the staged records whose newest version has not been synced yet
+    (staged by any run, loaded by none)."""
+    table = STAGED_TABLES[stream]
+    query = select(table.c.source_id, table.c.content_hash).where(
+        or_(table.c.synced_hash.is_(None), table.c.synced_hash != table.c.content_hash))
+    with engine.connect() as connection:
+        return {row.source_id: row.content_hash for row in connection.execute(query)}
+
+
+def validated_source_ids(engine: Engine, stream: str, source_ids: Iterable[str]) -> set[str]:
+    """Those of ``source_ids`` whose newest staged version passed validation."""
+    table = STAGED_TABLES[stream]
+    found: set[str] = set()
+    with engine.connect() as connection:
+        for batch in chunks(sorted({str(i) for i in source_ids})):
+            query = select(table.c.source_id).where(and_(
+                table.c.source_id.in_(batch), table.c.validated_hash == table.c.content_hash))
+            found.update(row.source_id for row in connection.execute(query))
+    return found
+
+
+def mark_validated(engine: Engine, stream: str, versions: Mapping[str, str]) -> int:
+    """Record that these versions (``source_id -> content_hash``) passed validation."""
+    return _set_version_column(engine, stream, versions, "validated_hash")
+
+
+def staged_records(engine: Engine, stream: str, source_ids: Iterable[str] | None = None) -> list[StagedRecord]:
+    """The newest staged version of the ``source_ids`` of ``stream`` (all records when ``None``), by id."""
+    return [record for batch in iter_staged_records(engine, stream, source_ids) for record in batch]
+
+
+def iter_staged_records(engine: Engine, stream: str, source_ids: Iterable[str] | None = None,
+                        batch_size: int = CHUNK) -> Iterator[list[StagedRecord]]:
+    """:func:`staged_records` in batches of ``batch_size``, ordered by source id (memory stays flat)."""
+    table = STAGED_TABLES[stream]
+    query = select(table.c.source_id, table.c.payload, table.c.content_hash)
+    with engine.connect() as connection:
+        if source_ids is None:
+            ids = [row.source_id for row in connection.execute(select(table.c.source_id))]
+        else:
+            ids = list({str(i) for i in source_ids})
+        ids.sort(key=_id_order)
+        for batch in chunks(ids, batch_size):
+            rows = connection.execute(query.where(table.c.source_id.in_(batch)))
+            found = {row.source_id: StagedRecord(row.source_id, json.loads(row.payload), row.content_hash)
+                     for row in rows}
+            yield [found[i] for i in batch if i in found]
+
+
+def _id_order(source_id: str) -> tuple[int, int | str]:
+    return (0, int(source_id)) if source_id.isdigit() else (1, source_id)
 
 
 def staged_payloads(engine: Engine, stream: str, *, run_id: str | None = None,
                     source_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Staged payloads of ``stream``: those extracted by ``run_id``, or those with ``source_ids``, or all."""
-    table = STAGED_TABLES[stream]
-    query = select(table.c.payload)
+    """Staged payloads of ``stream``: those ``run_id`` staged, or those with ``source_ids``, or all."""
     if run_id is not None:
-        query = query.where(table.c.extracted_run_id == run_id)
-    ids = None if source_ids is None else [str(i) for i in source_ids]
-    with engine.connect() as connection:
-        if ids is None:
-            return [json.loads(row.payload) for row in connection.execute(query.order_by(table.c.source_id))]
-        payloads = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk_query = query.where(table.c.source_id.in_(ids[start : start + _CHUNK]))
-            payloads += [json.loads(row.payload) for row in connection.execute(chunk_query)]
-        return payloads
+        ids = run_source_ids(engine, stream, run_id)
+        source_ids = ids if source_ids is None else ids & {str(i) for i in source_ids}
+    return [record.payload for record in staged_records(engine, stream, source_ids)]
 
 
 def staged_hashes(engine: Engine, stream: str) -> dict[str, str]:
-    """``source_id -> content_hash`` of every staged record of ``stream`` (for full-scan change detection)."""
+    """``source_id -> content_hash`` of every staged record of ``stream``."""
     table = STAGED_TABLES[stream]
     with engine.connect() as connection:
         return {row.source_id: row.content_hash
                 for row in connection.execute(select(table.c.source_id, table.c.content_hash))}
 
 
-# -- sync state -----------------------------------------------------------------------------------------
+def mark_synced(engine: Engine, stream: str, versions: Mapping[str, str]) -> int:
+    """Record that the sync of these versions (``source_id -> content_hash``) completed. A row staged anew
+    since (another hash) stays unsynced: its newer version still has to be written."""
+    return _set_version_column(engine, stream, versions, "synced_hash")
+
+
+def _set_version_column(engine: Engine, stream: str, versions: Mapping[str, str], column: str) -> int:
+    """Set ``column`` to the version's hash where the staged row still holds that version."""
+    table = STAGED_TABLES[stream]
+    done = 0
+    with engine.begin() as connection:
+        by_hash: dict[str, list[str]] = {}
+        for source_id, digest in versions.items():
+            by_hash.setdefault(digest, []).append(source_id)
+        for digest, ids in by_hash.items():
+            for batch in chunks(ids):
+                done += connection.execute(update(table).where(and_(
+                    table.c.source_id.in_(batch), table.c.content_hash == digest)).values({column: digest})
+                ).rowcount
+    return done
+
+
+# -- sync marks -----------------------------------------------------------------------------------------
 
 
 def get_high_water_mark(engine: Engine, stream: str) -> datetime | None:
@@ -107,162 +219,9 @@ def get_high_water_mark(engine: Engine, stream: str) -> datetime | None:
 
 
 def set_high_water_mark(engine: Engine, stream: str, mark: datetime, run_id: str) -> None:
-    """Move the stream's mark to ``mark`` unless it already stands later (a backfill never moves it back)."""
-    current = get_high_water_mark(engine, stream)
-    if current is not None and current >= mark:
-        return
+    """Move the stream's mark to ``mark`` unless it already stands later (a mark never moves back)."""
     with engine.begin() as connection:
-        upsert(connection, sync_state, [{"stream": stream, "high_water_mark": mark, "updated_at": utcnow(),
-                                         "updated_run_id": run_id}])
-
-
-# -- id map ---------------------------------------------------------------------------------------------
-
-
-def id_map_rows(engine: Engine, object_type: str, source_keys: Iterable[str] | None = None) -> dict[str, dict]:
-    """``source_key -> {hubspot_id, content_hash}`` for ``object_type`` (all keys when none are given)."""
-    query = select(id_map.c.source_key, id_map.c.hubspot_id, id_map.c.content_hash).where(
-        id_map.c.object_type == object_type)
-    keys = None if source_keys is None else list(source_keys)
-    result: dict[str, dict] = {}
-    with engine.connect() as connection:
-        chunks = [None] if keys is None else [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
-        for chunk in chunks:
-            chunk_query = query if chunk is None else query.where(id_map.c.source_key.in_(chunk))
-            for row in connection.execute(chunk_query):
-                result[row.source_key] = {"hubspot_id": row.hubspot_id, "content_hash": row.content_hash}
-    return result
-
-
-def save_id_map(engine: Engine, object_type: str, entries: Sequence[Mapping[str, Any]], run_id: str) -> None:
-    """Record ``{source_key, hubspot_id, content_hash}`` entries written by ``run_id``."""
-    now = utcnow()
-    rows = [{"object_type": object_type, "source_key": e["source_key"], "hubspot_id": e["hubspot_id"],
-             "content_hash": e.get("content_hash"), "synced_at": now, "synced_run_id": run_id} for e in entries]
-    with engine.begin() as connection:
-        upsert(connection, id_map, rows)
-
-
-# -- dead letters ---------------------------------------------------------------------------------------
-
-RETRY_BASE = timedelta(minutes=5)
-RETRY_CAP = timedelta(hours=24)
-
-
-def next_retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff for dead letters: 5 min, 10, 20, ... capped at a day."""
-    return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
-
-
-def record_failures(engine: Engine, object_type: str, failures: Sequence[Mapping[str, str]], run_id: str) -> None:
-    """Add or bump dead letters ``{source_key, error_code, error_message}``; attempts count up each time."""
-    if not failures:
-        return
-    now = utcnow()
-    existing = {row["source_key"]: row for row in dead_letters(engine, object_type, include_resolved=True)}
-    rows = []
-    for failure in failures:
-        before = existing.get(failure["source_key"])
-        attempts = 1 if before is None or before["resolved_at"] is not None else before["attempts"] + 1
-        rows.append({
-            "object_type": object_type, "source_key": failure["source_key"],
-            "error_code": failure["error_code"][:120], "error_message": failure["error_message"][:4000],
-            "attempts": attempts, "first_failed_at": now if attempts == 1 else before["first_failed_at"],
-            "last_failed_at": now, "next_retry_at": now + next_retry_delay(attempts), "last_run_id": run_id,
-            "resolved_at": None,
-        })
-    with engine.begin() as connection:
-        upsert(connection, dead_letter, rows)
-
-
-def resolve_dead_letters(engine: Engine, object_type: str, source_keys: Iterable[str]) -> None:
-    keys = list(source_keys)
-    now = utcnow()
-    with engine.begin() as connection:
-        for start in range(0, len(keys), _CHUNK):
-            connection.execute(
-                update(dead_letter)
-                .where(and_(dead_letter.c.object_type == object_type,
-                            dead_letter.c.source_key.in_(keys[start : start + _CHUNK]),
-                            dead_letter.c.resolved_at.is_(None)))
-                .values(resolved_at=now)
-            )
-
-
-def set_dead_letter_refs(engine: Engine, object_type: str, refs: Mapping[str, str]) -> None:
-    """Remember, per failed ``source_key``, the staged record (``"<stream>:<source_id>"``) to re-process."""
-    with engine.begin() as connection:
-        for key, ref in refs.items():
-            connection.execute(update(dead_letter).where(and_(
-                dead_letter.c.object_type == object_type, dead_letter.c.source_key == key)).values(source_ref=ref))
-
-
-def claim_due_dead_letters(engine: Engine, run_id: str) -> int:
-    """Mark unresolved dead letters whose retry time has come as retried by ``run_id``; returns how many."""
-    with engine.begin() as connection:
-        return connection.execute(
-            update(dead_letter)
-            .where(and_(dead_letter.c.resolved_at.is_(None), dead_letter.c.next_retry_at <= utcnow()))
-            .values(retry_run_id=run_id)
-        ).rowcount
-
-
-def retry_refs(engine: Engine, run_id: str) -> dict[str, set[str]]:
-    """``stream -> source ids`` to re-process in ``run_id``, from the dead letters it claimed."""
-    query = select(dead_letter.c.source_ref).where(dead_letter.c.retry_run_id == run_id)
-    refs: dict[str, set[str]] = {}
-    with engine.connect() as connection:
-        for (ref,) in connection.execute(query):
-            if ref and ":" in ref:
-                stream, source_id = ref.split(":", 1)
-                refs.setdefault(stream, set()).add(source_id)
-    return refs
-
-
-def dead_letters(engine: Engine, object_type: str | None = None, *, due_only: bool = False,
-                 include_resolved: bool = False) -> list[dict[str, Any]]:
-    query = select(dead_letter)
-    if object_type is not None:
-        query = query.where(dead_letter.c.object_type == object_type)
-    if not include_resolved:
-        query = query.where(dead_letter.c.resolved_at.is_(None))
-    if due_only:
-        query = query.where(dead_letter.c.next_retry_at <= utcnow())
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
-
-
-# -- quarantine and run counts --------------------------------------------------------------------------
-
-
-def quarantine_records(engine: Engine, run_id: str, object_type: str, reasons: Mapping[str, list[str]]) -> None:
-    """Store ``source_key -> [reason, ...]`` as this run's quarantined records of ``object_type``."""
-    now = utcnow()
-    rows = [{"run_id": run_id, "object_type": object_type, "source_key": key,
-             "reasons": json.dumps(sorted(set(why))), "quarantined_at": now} for key, why in reasons.items()]
-    with engine.begin() as connection:
-        upsert(connection, quarantine, rows)
-
-
-def quarantined(engine: Engine, run_id: str | None = None, object_type: str | None = None) -> list[dict[str, Any]]:
-    query = select(quarantine)
-    if run_id is not None:
-        query = query.where(quarantine.c.run_id == run_id)
-    if object_type is not None:
-        query = query.where(quarantine.c.object_type == object_type)
-    with engine.connect() as connection:
-        return [{**row._mapping, "reasons": json.loads(row.reasons)} for row in connection.execute(query)]
-
-
-def record_counts(engine: Engine, run_id: str, object_type: str, **counts: int) -> None:
-    """Set (not add) the named counters of ``run_id``/``object_type``, so a retried task does not double count."""
-    with engine.begin() as connection:
-        upsert(connection, run_stats, [{"run_id": run_id, "object_type": object_type, **counts,
-                                        "updated_at": utcnow()}])
-
-
-def run_counts(engine: Engine, run_id: str) -> dict[str, dict[str, int]]:
-    with engine.connect() as connection:
-        rows = connection.execute(select(run_stats).where(run_stats.c.run_id == run_id))
-        return {row.object_type: {k: v for k, v in row._mapping.items()
-                                  if k not in {"run_id", "object_type", "updated_at"}} for row in rows}
+        upsert(connection, sync_state,
+               [{"stream": stream, "high_water_mark": mark, "updated_at": utcnow(), "updated_run_id": run_id}],
+               only_if=lambda table, excluded: or_(table.c.high_water_mark.is_(None),
+                                                   table.c.high_water_mark < excluded.high_water_mark))

@@ -3,14 +3,17 @@ migration under ``migrations/versions``; ``tests/staging`` checks that the two a
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
 
 def _staged_table(name: str) -> Table:
-    """One current row per source record: the raw payload, the run that last extracted it, and the
-    source's own modification time (naive UTC)."""
+    """One current row per source record: the newest raw payload staged, the run that last staged it, the
+    source's own modification time (naive UTC), ``validated_hash``: the ``content_hash`` of the newest version
+    that passed validation (loads write only validated versions), and ``synced_hash``: the ``content_hash`` of
+    the version whose sync into the other system completed (written, or handed to a dead letter). A row whose
+    ``synced_hash`` differs from its ``content_hash`` is still to be synced, whichever run staged it."""
     return Table(
         name,
         metadata,
@@ -20,6 +23,8 @@ def _staged_table(name: str) -> Table:
         Column("source_modified_at", DateTime, nullable=True),
         Column("extracted_run_id", String(250), nullable=False, index=True),
         Column("extracted_at", DateTime, nullable=False),
+        Column("validated_hash", String(64), nullable=True),
+        Column("synced_hash", String(64), nullable=True),
     )
 
 
@@ -27,21 +32,40 @@ stg_woocommerce_orders = _staged_table("stg_woocommerce_orders")
 stg_woocommerce_customers = _staged_table("stg_woocommerce_customers")
 stg_woocommerce_products = _staged_table("stg_woocommerce_products")
 
+#: staged stream (``<source system>.<object>``) -> its table
 STAGED_TABLES = {
-    "orders": stg_woocommerce_orders,
-    "customers": stg_woocommerce_customers,
-    "products": stg_woocommerce_products,
+    "woocommerce.orders": stg_woocommerce_orders,
+    "woocommerce.customers": stg_woocommerce_customers,
+    "woocommerce.products": stg_woocommerce_products,
 }
 
+#: which records each run staged: a run's extracted set is its own, even when a later run stages the same
+#: record again (the payload table keeps only the newest version)
+staged_run_record = Table(
+    "staged_run_record",
+    metadata,
+    Column("run_id", String(250), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("source_id", String(64), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("extracted_at", DateTime, nullable=False),
+)
+
+#: the ledger of written records: one WooCommerce record and one HubSpot record, with the hash of what the
+#: sync last wrote to each side (``hubspot_hash``: properties written to HubSpot; ``woocommerce_hash``: what
+#: was written to WooCommerce). Link rows (``deal_contact``, ``line_item_deal``) remember associations.
 id_map = Table(
     "id_map",
     metadata,
-    Column("object_type", String(32), primary_key=True),  # product | contact | deal | line_item
-    Column("source_key", String(320), primary_key=True),  # WooCommerce id, or guest:<email>
+    Column("object_type", String(32), primary_key=True),  # product | contact | deal | line_item | link types
+    Column("woocommerce_key", String(320), primary_key=True),  # WooCommerce id, customer:<id>, guest:<email>
     Column("hubspot_id", String(64), nullable=True, index=True),
-    Column("content_hash", String(64), nullable=True),  # hash of the properties last written
-    Column("synced_at", DateTime, nullable=False),
-    Column("synced_run_id", String(250), nullable=False),
+    Column("hubspot_hash", String(64), nullable=True),
+    Column("hubspot_synced_at", DateTime, nullable=True),
+    Column("hubspot_synced_run_id", String(250), nullable=True),
+    Column("woocommerce_hash", String(64), nullable=True),
+    Column("woocommerce_synced_at", DateTime, nullable=True),
+    Column("woocommerce_synced_run_id", String(250), nullable=True),
 )
 
 sync_state = Table(
@@ -66,19 +90,29 @@ dead_letter = Table(
     Column("next_retry_at", DateTime, nullable=False, index=True),
     Column("last_run_id", String(250), nullable=False),
     Column("resolved_at", DateTime, nullable=True),
-    Column("source_ref", String(400), nullable=True),  # staged record to re-process, e.g. "orders:123"
-    Column("retry_run_id", String(250), nullable=True, index=True),  # the run that claimed the retry
+    # staged record to re-process, e.g. "woocommerce.orders:123"
+    Column("source_ref", String(400), nullable=True),
+    Column("retry_run_id", String(250), nullable=True, index=True),  # the run holding the retry claim
+    Column("state", String(16), nullable=False, server_default="open"),  # open | exhausted | resolved
+    Column("claimed_at", DateTime, nullable=True),
+    Column("alerted_at", DateTime, nullable=True),  # when the exhausted letter was alerted (once)
 )
 
+#: records that failed validation (or mapping), one row per record, kept until the record passes again
 quarantine = Table(
     "quarantine",
     metadata,
-    Column("run_id", String(250), primary_key=True),
-    Column("object_type", String(32), primary_key=True),
+    Column("object_type", String(64), primary_key=True),  # staged stream, or the mapped object
     Column("source_key", String(320), primary_key=True),
     Column("reasons", Text, nullable=False),  # JSON list of failed expectations / mapping errors
-    Column("quarantined_at", DateTime, nullable=False),
+    Column("content_hash", String(64), nullable=True),  # the staged version that failed
+    Column("first_quarantined_at", DateTime, nullable=False),
+    Column("quarantined_at", DateTime, nullable=False),  # the latest failure
+    Column("run_id", String(250), nullable=False, index=True),  # the run of the latest failure
+    Column("released_at", DateTime, nullable=True),
+    Column("released_run_id", String(250), nullable=True),
 )
+Index("ix_quarantine_open", quarantine.c.object_type, quarantine.c.released_at)
 
 run_stats = Table(
     "run_stats",
@@ -95,3 +129,27 @@ run_stats = Table(
     Column("api_calls", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime, nullable=False),
 )
+
+#: shared API rate-limit budgets (:mod:`woohub.http.shared_budget`), one row per budget name: the row every
+#: acquiring process locks, with the limit in force (``limit_source`` ``config`` until the server's
+#: ``X-HubSpot-RateLimit-Max`` / ``-Interval-Milliseconds`` were seen, then ``server``)
+rate_limit_budget = Table(
+    "rate_limit_budget",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("call_limit", Integer, nullable=False),
+    Column("interval_ms", Integer, nullable=False),
+    Column("limit_source", String(16), nullable=False),  # config | server
+    Column("updated_at", DateTime, nullable=False),  # naive UTC
+)
+
+#: the call starts a budget counts (naive UTC); rows older than the budget's window are deleted by the
+#: acquire that finds them
+rate_limit_call = Table(
+    "rate_limit_call",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget_name", String(200), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+)
+Index("ix_rate_limit_call_budget_started", rate_limit_call.c.budget_name, rate_limit_call.c.started_at)

@@ -9,23 +9,31 @@ strings that fail the suite's expectations instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
 
 STREAMS = ("orders", "customers", "products")
 
 
 def validation_frame(stream: str, payloads: list[dict], *,
-                     known_product_ids: set[int] | None = None) -> pd.DataFrame:
+                     known_product_ids: set[int] | None = None,
+                     enabled_currencies: Collection[str] | None = None,
+                     mapping: MappingConfig | None = None) -> pd.DataFrame:
     """One row per payload of ``stream`` ("orders" | "customers" | "products") with the suite's columns.
 
-    ``known_product_ids`` (orders only) are the product and variation ids a line item may reference; when
+    Orders only: ``known_product_ids`` are the product and variation ids a line item may reference; when
     None only ``product_id`` 0 (a product deleted from the store) counts as unknown.
+    ``enabled_currencies`` are the currency codes the HubSpot portal has enabled (the options of the deal
+    property ``deal_currency_code``); None = not checked. ``mapping`` (default: the packaged mapping)
+    decides which line items a deal gets, for the check that they add up to the order total.
     """
     builders: dict[str, Callable[[list[dict]], dict[str, Any]]] = {
-        "orders": lambda records: _order_columns(records, known_product_ids),
+        "orders": lambda records: _order_columns(records, known_product_ids, enabled_currencies, mapping),
         "customers": _customer_columns,
         "products": _product_columns,
     }
@@ -85,8 +93,10 @@ def _children(records: list[dict], key: str) -> list[tuple[int, dict]]:
             if isinstance(child, dict)]
 
 
-def _order_columns(records: list[dict], known_product_ids: set[int] | None) -> dict[str, Any]:
-    """Columns of the orders suite, including the derived total check and guest email."""
+def _order_columns(records: list[dict], known_product_ids: set[int] | None,
+                   enabled_currencies: Collection[str] | None, mapping: MappingConfig | None) -> dict[str, Any]:
+    """Columns of the orders suite, including the derived total checks, the portal currency check and
+    the guest email."""
     size = len(records)
     lines = _children(records, "line_items")
     fees = _children(records, "fee_lines")
@@ -103,14 +113,44 @@ def _order_columns(records: list[dict], known_product_ids: set[int] | None) -> d
         "id": [record.get("id") for record in records],
         "status": [record.get("status") for record in records],
         "currency": [record.get("currency") for record in records],
+        "currency_not_in_hubspot": _currencies_not_enabled(records, enabled_currencies),
         "customer_id": [record.get("customer_id") for record in records],
         "total": [_text(record.get("total")) for record in records],
         "total_amount": total_amount,
         "total_difference": (total_amount - expected_total).round(2),
+        "line_items_difference": _line_items_differences(records, mapping),
         "guest_billing_email": [_guest_billing_email(record) for record in records],
         "date_modified_gmt": [record.get("date_modified_gmt") for record in records],
         "unknown_product_line_count": pd.Series(unknown_lines, dtype="int64"),
     }
+
+
+def _currencies_not_enabled(records: list[dict], enabled: Collection[str] | None) -> list[str | None]:
+    """Per order: ``None`` when its currency is enabled in the HubSpot portal (or ``enabled`` is None), else
+    a text naming the currency and the enabled ones (the quarantine reason)."""
+    if enabled is None:
+        return [None] * len(records)
+    codes = {str(code).strip().upper() for code in enabled}
+    listed = ", ".join(sorted(codes)) or "none"
+    result: list[str | None] = []
+    for record in records:
+        currency = record.get("currency")
+        code = currency.strip().upper() if isinstance(currency, str) else None
+        if not code or code in codes:  # a missing currency fails its own not-null check
+            result.append(None)
+        else:
+            result.append(f"{code} is not a currency of the HubSpot portal (enabled: {listed})")
+    return result
+
+
+def _line_items_differences(records: list[dict], mapping: MappingConfig | None) -> pd.Series:
+    """Per order: total minus the sum of the HubSpot line item amounts the mapping makes of it (0.0 when
+    they add up, NaN when an amount is unusable)."""
+    from woohub.mapping.woocommerce_to_hubspot import load_mapping
+    from woohub.mapping.woocommerce_to_hubspot.line_items import line_total_differences
+
+    differences = line_total_differences(records, mapping or load_mapping())
+    return pd.Series([float("nan") if d is None else float(d) for d in differences], dtype=float)
 
 
 def _is_known_product(line: dict, known_product_ids: set[int] | None) -> bool:
@@ -141,20 +181,18 @@ def _customer_columns(records: list[dict]) -> dict[str, Any]:
 def _product_columns(records: list[dict]) -> dict[str, Any]:
     """Columns of the products suite, for products and variations alike.
 
-    ``sku`` is null when empty (so uniqueness ignores it); ``required_sku`` carries the SKU of every type
-    except variable parents ("" when missing), ``variable_parent_sku`` that of variable parents only.
+    ``own_sku`` is the record's own SKU, null when it has none (empty, or a variation returning its
+    parent's SKU), so that only SKUs two records really claim count as repeated. SKUs are optional.
     """
-    skus = [record.get("sku") or None for record in records]
-    variable = [record.get("type") == "variable" for record in records]
+    from woohub.mapping.woocommerce_to_hubspot.products import own_skus
+
     prices = [record.get("price") for record in records]
     present_prices = [None if price in (None, "") else price for price in prices]
     return {
         "id": [record.get("id") for record in records],
         "type": [record.get("type") for record in records],
         "status": [record.get("status") for record in records],
-        "sku": [_text(sku) for sku in skus],
-        "required_sku": [None if is_variable else _text(sku) or "" for sku, is_variable in zip(skus, variable, strict=True)],
-        "variable_parent_sku": [_text(sku) or "" if is_variable else None for sku, is_variable in zip(skus, variable, strict=True)],
+        "own_sku": own_skus(records),
         "price": [_text(price) for price in present_prices],
         "price_amount": _amounts(present_prices),
         "stock_quantity": [None if record.get("stock_quantity") is None

@@ -29,6 +29,8 @@ from woohub.woocommerce import WooCommerceHook
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+#: the staged streams this module fills (``<source system>.<object>``)
+ORDERS, CUSTOMERS, PRODUCTS = "woocommerce.orders", "woocommerce.customers", "woocommerce.products"
 ONE_SECOND = timedelta(seconds=1)
 GMT_MODIFIED = "date_modified_gmt"
 
@@ -95,8 +97,8 @@ def extract_orders(hook: WooCommerceHook, engine: Engine, window: ExtractWindow,
     live = list(iter_window(hook, "orders", window))
     trashed = list(iter_window(hook, "orders", window, {"status": "trash"}))
     orders = _latest_per_id(live + trashed)
-    staged = repository.stage_records(engine, "orders", orders, run_id)
-    return ExtractResult("orders", staged, _calls(hook) - before, {"trashed": len({o["id"] for o in trashed})})
+    staged = repository.stage_records(engine, ORDERS, orders, run_id)
+    return ExtractResult(ORDERS, staged, _calls(hook) - before, {"trashed": len({o["id"] for o in trashed})})
 
 
 def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str,
@@ -114,8 +116,8 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
                   for parent in sorted(parents)
                   for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"})]
     fetched = [p for p in (hook.get("products", pid) for pid in sorted(missing_products)) if p is not None]
-    staged = repository.stage_records(engine, "products", products + variations + fetched, run_id)
-    return ExtractResult("products", staged, _calls(hook) - before,
+    staged = repository.stage_records(engine, PRODUCTS, products + variations + fetched, run_id)
+    return ExtractResult(PRODUCTS, staged, _calls(hook) - before,
                          {"variations": len(variations), "trashed": len({p["id"] for p in trashed}),
                           "fetched_for_orders": len(fetched)})
 
@@ -123,9 +125,9 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
 def _ordered_but_not_staged(engine: Engine, run_id: str, just_staged: set[str]) -> tuple[set[int], set[int]]:
     """What this run's orders sold that staging lacks: (parents of unstaged variations, unstaged simple
     products). One read of the run's orders and one of the staged product ids."""
-    staged = set(repository.staged_hashes(engine, "products")) | just_staged
+    staged = set(repository.staged_hashes(engine, PRODUCTS)) | just_staged
     parents, products = set(), set()
-    for order in repository.staged_payloads(engine, "orders", run_id=run_id):
+    for order in repository.staged_payloads(engine, ORDERS, run_id=run_id):
         for line in order.get("line_items") or []:
             if not line.get("product_id"):
                 continue
@@ -142,24 +144,24 @@ def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWind
     """Stage customers that may have changed: see the module docstring. With ``full_scan`` every customer
     is read and those whose content differs from the staged copy (or are new) are staged."""
     before = _calls(hook)
-    known = repository.staged_hashes(engine, "customers")
+    known = repository.staged_hashes(engine, CUSTOMERS)
     if full_scan or window.full:
         everyone = hook.iter_records("customers", {"role": "all", "orderby": "id", "order": "asc"})
         changed = [c for c in everyone if known.get(str(c["id"])) != repository.content_hash(c)]
-        staged = repository.stage_records(engine, "customers", changed, run_id)
-        return ExtractResult("customers", staged, _calls(hook) - before, {"full_scan": 1})
+        staged = repository.stage_records(engine, CUSTOMERS, changed, run_id)
+        return ExtractResult(CUSTOMERS, staged, _calls(hook) - before, {"full_scan": 1})
     ordered = _customers_of_orders(engine, order_run_id or run_id)
     by_id = {c["id"]: c for c in _customers_by_id(hook, ordered)}
     for customer in _registered_since(hook, window.start):
         by_id[customer["id"]] = customer
     changed = [c for c in by_id.values() if known.get(str(c["id"])) != repository.content_hash(c)]
-    staged = repository.stage_records(engine, "customers", changed, run_id)
-    return ExtractResult("customers", staged, _calls(hook) - before,
+    staged = repository.stage_records(engine, CUSTOMERS, changed, run_id)
+    return ExtractResult(CUSTOMERS, staged, _calls(hook) - before,
                          {"full_scan": 0, "of_orders": len(ordered), "checked": len(by_id)})
 
 
 def _customers_of_orders(engine: Engine, run_id: str) -> set[int]:
-    return {int(o["customer_id"]) for o in repository.staged_payloads(engine, "orders", run_id=run_id)
+    return {int(o["customer_id"]) for o in repository.staged_payloads(engine, ORDERS, run_id=run_id)
             if o.get("customer_id")}
 
 

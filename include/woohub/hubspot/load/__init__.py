@@ -12,9 +12,10 @@ from woohub.hubspot.load.deals import load_deals
 from woohub.hubspot.load.line_items import load_line_items
 from woohub.hubspot.load.products import load_products
 from woohub.hubspot.load.properties import ensure_custom_properties
-from woohub.hubspot.load.results import LoadResult, MissingPropertyError
+from woohub.hubspot.load.results import LoadOptions, LoadResult, MissingPropertyError
 
 __all__ = [
+    "LoadOptions",
     "LoadResult",
     "MissingPropertyError",
     "ensure_custom_properties",

@@ -20,13 +20,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from woohub.core.ledger import id_map_rows
 from woohub.http.outcomes import RecordOutcome
 from woohub.hubspot.load.frames import frame_records, wire_properties
 from woohub.hubspot.load.idmap import known_id
 from woohub.hubspot.load.properties import require_unique_property
-from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.results import LoadLedger, LoadOptions, LoadResult
 from woohub.hubspot.load.writes import PlannedWrite, failure_of, upsert_plans
-from woohub.staging.repository import content_hash, id_map_rows
+from woohub.staging.repository import content_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,13 +64,15 @@ class ContactWrite:
     aliases: list[ContactRow] = field(default_factory=list)
 
 
-def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str,
+    options: LoadOptions | None = None,
+) -> LoadResult:
     """Create or update the contacts of ``frame`` (columns ``source_key``, ``email``, ``properties``);
     see the module docstring for how duplicates are avoided. Unchanged rows cost no call."""
-    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
     rows = [contact_row(r) for r in frame_records(frame, ["email", "properties"])]
     guest_keys = [GUEST_PREFIX + r.email for r in rows if r.customer_id and r.email]
-    known = id_map_rows(engine, ID_MAP_TYPE, [r.key for r in rows] + guest_keys)
+    known = id_map_rows(engine, ID_MAP_TYPE, [r.key for r in rows] + guest_keys, ignore_hashes=ledger.options.rewrite)
     changed = [r for r in rows if not is_unchanged(r, known)]
     ledger.unchanged(len(rows) - len(changed))
     if changed:

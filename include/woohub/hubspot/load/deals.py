@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from woohub.core.ledger import id_map_rows, save_id_map
 from woohub.hubspot.load.frames import frame_records
 from woohub.hubspot.load.idmap import DEAL_CONTACT, known_id
 from woohub.hubspot.load.properties import require_unique_property
-from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.results import LoadLedger, LoadOptions, LoadResult
 from woohub.hubspot.load.writes import (
     PlannedWrite,
     associate_pairs,
@@ -16,7 +17,7 @@ from woohub.hubspot.load.writes import (
     unlink_pairs,
     upsert_plans,
 )
-from woohub.staging.repository import content_hash, id_map_rows, save_id_map
+from woohub.staging.repository import content_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,9 @@ OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "deals", "deal", "woo_order_id"
 DEAL_TO_CONTACT = 3
 
 
-def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str,
+    options: LoadOptions | None = None,
+) -> LoadResult:
     """Upsert changed deals by ``woo_order_id`` and associate each with its contact (type 3).
 
     Frame columns: ``source_key``, ``contact_source_key``, ``properties``. The hash covers the properties
@@ -36,7 +39,7 @@ def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: s
     changes or first becomes known; then the association to the previous contact is removed. A deal whose
     contact is not loaded yet is written without an association and linked by a later run.
     """
-    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
     rows = frame_records(frame, ["contact_source_key", "properties"])
     contacts = id_map_rows(
         engine, "contact", [r["contact_source_key"] for r in rows if r["contact_source_key"]]
@@ -51,7 +54,7 @@ def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: s
         for r in rows
     ]
     changed, unchanged = split_unchanged(
-        plans, id_map_rows(engine, ID_MAP_TYPE, [p.source_key for p in plans])
+        plans, id_map_rows(engine, ID_MAP_TYPE, [p.source_key for p in plans], ignore_hashes=ledger.options.rewrite)
     )
     ledger.unchanged(len(unchanged))
     if changed:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from woohub.core.ledger import id_map_rows, save_id_map
 from woohub.hubspot.load.frames import frame_records
 from woohub.hubspot.load.idmap import ARCHIVED, LINE_ITEM_DEAL, keys_linked_to, known_id
 from woohub.hubspot.load.properties import require_unique_property
-from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.results import LoadLedger, LoadOptions, LoadResult
 from woohub.hubspot.load.writes import (
     PlannedWrite,
     associate_pairs,
@@ -22,7 +23,7 @@ from woohub.hubspot.load.writes import (
     split_unchanged,
     upsert_plans,
 )
-from woohub.staging.repository import content_hash, id_map_rows, save_id_map
+from woohub.staging.repository import content_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,14 +36,16 @@ DEAL_TO_LINE_ITEM = 19
 DEAL_NOT_LOADED = "DEAL_NOT_LOADED"
 
 
-def load_line_items(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+def load_line_items(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str,
+    options: LoadOptions | None = None,
+) -> LoadResult:
     """Upsert changed line items by ``woo_line_item_id``, associate them with their deals, and archive the
     items edited orders no longer have.
 
     Frame columns: ``source_key``, ``deal_source_key``, ``product_source_key``, ``properties``. A line item
     whose deal is not in the id map yet is dead-lettered as ``DEAL_NOT_LOADED`` (no orphan is created).
     """
-    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
     rows = frame_records(frame, ["deal_source_key", "product_source_key", "properties"])
     deals = id_map_rows(engine, "deal", [r["deal_source_key"] for r in rows if r["deal_source_key"]])
     deal_of = {r["source_key"]: known_id(deals.get(r["deal_source_key"] or "")) for r in rows}
@@ -53,7 +56,7 @@ def load_line_items(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_
             )
     plans = line_item_plans(engine, ledger, [r for r in rows if deal_of[r["source_key"]]], deal_of)
     changed, unchanged = split_unchanged(
-        plans, id_map_rows(engine, ID_MAP_TYPE, [p.source_key for p in plans])
+        plans, id_map_rows(engine, ID_MAP_TYPE, [p.source_key for p in plans], ignore_hashes=ledger.options.rewrite)
     )
     ledger.unchanged(len(unchanged))
     if changed:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from woohub.core.ledger import id_map_rows
 from woohub.hubspot.load.frames import frame_records
 from woohub.hubspot.load.idmap import ARCHIVED, known_id
 from woohub.hubspot.load.properties import require_unique_property
-from woohub.hubspot.load.results import LoadLedger, LoadResult
+from woohub.hubspot.load.results import LoadLedger, LoadOptions, LoadResult
 from woohub.hubspot.load.writes import PlannedWrite, failure_of, settle, split_unchanged, upsert_plans
-from woohub.staging.repository import content_hash, id_map_rows
+from woohub.staging.repository import content_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,16 +21,18 @@ if TYPE_CHECKING:
 OBJECT_TYPE, ID_MAP_TYPE, ID_PROPERTY = "products", "product", "woo_product_id"
 
 
-def load_products(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str) -> LoadResult:
+def load_products(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str,
+    options: LoadOptions | None = None,
+) -> LoadResult:
     """Upsert changed products by ``woo_product_id`` and archive products whose row says ``archive``.
 
     Frame columns: ``source_key``, ``action`` (``upsert`` | ``archive``), ``properties``. A product whose
     ``content_hash(properties)`` equals the id map's hash is skipped without any call; an archive row is
     applied only to a product the id map knows (and only once).
     """
-    ledger = LoadLedger.start(hook, ID_MAP_TYPE)
+    ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
     rows = frame_records(frame, ["action", "properties"])
-    known = id_map_rows(engine, ID_MAP_TYPE, [r["source_key"] for r in rows])
+    known = id_map_rows(engine, ID_MAP_TYPE, [r["source_key"] for r in rows], ignore_hashes=ledger.options.rewrite)
     upserts = [
         PlannedWrite(r["source_key"], r["properties"], content_hash(r["properties"]))
         for r in rows

@@ -31,8 +31,10 @@ def definitions_by_object_type(definitions: PropertyDefinitions) -> dict[str, li
     return grouped
 
 
-def ensure_custom_properties(hook: HubSpotHook, definitions: PropertyDefinitions) -> list[str]:
-    """Create every defined property that HubSpot does not have yet; return the names created.
+def ensure_custom_properties(hook: HubSpotHook, definitions: PropertyDefinitions, *,
+                             dry_run: bool = False) -> list[str]:
+    """Create every defined property that HubSpot does not have yet; return the names created (with
+    ``dry_run``: the names that would be created, creating nothing).
 
     Idempotent and cheap: one list call per object type finds what exists (no 404 per missing property in
     the logs), then one create per missing property. A definition's ``objectType`` key is not sent.
@@ -47,7 +49,9 @@ def ensure_custom_properties(hook: HubSpotHook, definitions: PropertyDefinitions
             body = {k: v for k, v in definition.items() if k not in _NOT_SENT}
             have = existing.get(body["name"])
             if have is None:
-                if hook.create_property(object_type, body):
+                if dry_run:
+                    created.append(str(body["name"]))
+                elif hook.create_property(object_type, body):
                     created.append(str(body["name"]))
             elif body.get("hasUniqueValue") and not have.get("hasUniqueValue"):
                 raise MissingPropertyError(

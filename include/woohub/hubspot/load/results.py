@@ -6,10 +6,12 @@ staging side in one place (id map, dead letters, resolved dead letters) and retu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from woohub.staging.repository import record_failures, resolve_dead_letters, save_id_map
+from woohub.core.dead_letters import record_failures, resolve_dead_letters
+from woohub.core.ledger import save_id_map
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -44,6 +46,20 @@ class LoadResult:
     unlinked_line_items: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a load treats its frame.
+
+    :param source_refs: ``source_key -> "<stream>:<source id>"``, the staged record a later run re-processes
+        when the key fails (stored with the dead letter, in the same transaction)
+    :param rewrite: write every record even when the ledger holds its hash (a full resync: what a person
+        archived in HubSpot is written again)
+    """
+
+    source_refs: Mapping[str, str] = field(default_factory=dict)
+    rewrite: bool = False
+
+
 @dataclass
 class LoadLedger:
     """Collects what happened to each record of one load (see :meth:`finish`).
@@ -59,11 +75,13 @@ class LoadLedger:
     succeeded: list[str] = field(default_factory=list)
     calls_at_start: int = 0
     missing_property: str | None = None
+    options: LoadOptions = field(default_factory=LoadOptions)
 
     @classmethod
-    def start(cls, hook: HubSpotHook, object_type: str) -> LoadLedger:
+    def start(cls, hook: HubSpotHook, object_type: str, options: LoadOptions | None = None) -> LoadLedger:
         """A ledger that counts the hook's calls from now on."""
-        return cls(object_type=object_type, hook=hook, calls_at_start=hook.calls_spent())
+        return cls(object_type=object_type, hook=hook, calls_at_start=hook.calls_spent(),
+                   options=options or LoadOptions())
 
     def written(
         self, source_key: str, hubspot_id: str, content_hash: str | None, created: bool | None
@@ -93,7 +111,8 @@ class LoadLedger:
     def failed(self, source_key: str, code: str, message: str) -> None:
         """A record was not (fully) written; it goes to the dead letter table."""
         self.result.failed += 1
-        self.result.failures.append({"source_key": source_key, "error_code": code, "error_message": message})
+        self.result.failures.append({"source_key": source_key, "error_code": code, "error_message": message,
+                                     "source_ref": self.options.source_refs.get(source_key)})
         if MISSING_PROPERTY_CODE in message and self.missing_property is None:
             self.missing_property = message
 

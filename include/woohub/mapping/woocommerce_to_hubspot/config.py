@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from woohub.mapping.transforms import TRANSFORMS
+from woohub.mapping.transforms import CURRENCY_TRANSFORMS, TRANSFORMS
 
 DEFAULT_MAPPING_PATH = Path(__file__).with_name("mapping.yaml")
 
@@ -27,12 +27,12 @@ OBJECTS: tuple[str, ...] = ("products", "contacts", "deals", "line_items")
 # "@" sources each mapping module computes (documented in the YAML).
 DERIVED_SOURCES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        "products": frozenset({"@name"}),
+        "products": frozenset({"@name", "@own_sku", "@store_currency"}),
         "contacts": frozenset(
             f"@address.{f}" for f in ("address_1", "address_2", "city", "state", "postcode", "country")
         ),
         "deals": frozenset({"@pipeline", "@dealstage"}),
-        "line_items": frozenset({"@unit_price", "@unit_discount", "@line_type"}),
+        "line_items": frozenset({"@quantity", "@unit_price", "@unit_discount", "@line_type"}),
     }
 )
 
@@ -72,7 +72,9 @@ class StageMappingError(ValueError):
 @dataclass(frozen=True)
 class PropertySpec:
     """How one HubSpot property is computed: from ``sources`` (first non-empty, or all joined with
-    ``join``) or from a ``template``, through the named ``transform``, with ``default`` when empty."""
+    ``join``) or from a ``template``, through the named ``transform``, with ``default`` when empty.
+    ``currency`` is the path of the row's ISO currency code for currency-aware transforms (money);
+    ``hubspot_type`` the property's HubSpot type when known (``date`` values are sent as the UTC day)."""
 
     name: str
     sources: tuple[str, ...] = ()
@@ -80,12 +82,16 @@ class PropertySpec:
     transform: str = "str"
     join: str | None = None
     default: str | None = None
+    currency: str | None = None
+    hubspot_type: str | None = None
 
     def paths(self) -> tuple[str, ...]:
-        """The payload paths this property reads (sources, or the template's placeholders)."""
+        """The payload paths this property reads (sources or the template's placeholders, and currency)."""
         if self.template is None:
-            return self.sources
-        return tuple(field for _, field, _, _ in string.Formatter().parse(self.template) if field)
+            read = self.sources
+        else:
+            read = tuple(field for _, field, _, _ in string.Formatter().parse(self.template) if field)
+        return read + ((self.currency,) if self.currency else ())
 
 
 @dataclass(frozen=True)
@@ -128,12 +134,19 @@ class DealSettings:
         """Every order status that needs a stage: WooCommerce core ones plus the configured extras."""
         return WOO_ORDER_STATUSES + tuple(s for s in self.extra_order_statuses if s not in WOO_ORDER_STATUSES)
 
+    @property
+    def staged_order_statuses(self) -> tuple[str, ...]:
+        """The order statuses the stage table gives a deal stage (core, plugin extras, any other key):
+        the statuses an order may have to be loaded. Sorted."""
+        return tuple(sorted(status for status, stage in self.stage_table.items() if stage))
+
 
 @dataclass(frozen=True)
 class LineItemSettings:
     mapping: ObjectMapping
     include_shipping_lines: bool
     include_fee_lines: bool
+    include_tax_lines: bool
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,27 @@ def parse_mapping(raw: Any) -> MappingConfig:
         custom_properties=custom,
     )
     _check_custom_properties_declared(config)
-    return config
+    return _with_custom_types(config)
+
+
+def _with_custom_types(config: MappingConfig) -> MappingConfig:
+    """Give each mapped custom property the HubSpot ``type`` of its ``custom_properties`` definition (a
+    property entry's own ``type`` must agree)."""
+    sections = {}
+    for object_type in OBJECTS:
+        settings = getattr(config, object_type)
+        types = {p.name: p.type for p in config.custom_properties_for(object_type)}
+        specs = []
+        for spec in settings.mapping.properties:
+            declared = types.get(spec.name)
+            if declared and spec.hubspot_type and spec.hubspot_type != declared:
+                raise MappingConfigError(
+                    f"{object_type}.properties.{spec.name}.type: {spec.hubspot_type!r} but custom_properties."
+                    f"{object_type} defines it as {declared!r}"
+                )
+            specs.append(replace(spec, hubspot_type=spec.hubspot_type or declared))
+        sections[object_type] = replace(settings, mapping=ObjectMapping(tuple(specs)))
+    return replace(config, **sections)
 
 
 def check_stage_table(config: MappingConfig, pipelines: list[dict[str, Any]]) -> None:
@@ -278,13 +311,16 @@ def _deals(section: Mapping[str, Any]) -> DealSettings:
 
 def _line_items(section: Mapping[str, Any]) -> LineItemSettings:
     """The ``line_items`` section."""
-    _no_unknown_keys(section, "line_items", {"properties", "include_shipping_lines", "include_fee_lines"})
+    _no_unknown_keys(
+        section, "line_items", {"properties", "include_shipping_lines", "include_fee_lines", "include_tax_lines"}
+    )
     return LineItemSettings(
         mapping=_object_mapping(section, "line_items"),
         include_shipping_lines=_bool(
             section.get("include_shipping_lines", True), "line_items.include_shipping_lines"
         ),
         include_fee_lines=_bool(section.get("include_fee_lines", True), "line_items.include_fee_lines"),
+        include_tax_lines=_bool(section.get("include_tax_lines", True), "line_items.include_tax_lines"),
     )
 
 
@@ -302,7 +338,7 @@ def _property(object_type: str, name: str, raw: Any) -> PropertySpec:
     """One property spec: exactly one of source/template, a known transform, known "@" sources."""
     key = f"{object_type}.properties.{name}"
     spec = _mapping(raw, key)
-    _no_unknown_keys(spec, key, {"source", "template", "transform", "join", "default"})
+    _no_unknown_keys(spec, key, {"source", "template", "transform", "join", "default", "currency", "type"})
     if ("source" in spec) == ("template" in spec):
         raise MappingConfigError(f"{key}: give exactly one of 'source' or 'template'")
     transform = _str(spec.get("transform", "str"), f"{key}.transform")
@@ -317,7 +353,15 @@ def _property(object_type: str, name: str, raw: Any) -> PropertySpec:
         transform=transform,
         join=_str(spec["join"], f"{key}.join", allow_empty=True) if "join" in spec else None,
         default=_scalar_str(spec["default"], f"{key}.default") if "default" in spec else None,
+        currency=_str(spec["currency"], f"{key}.currency").strip() if "currency" in spec else None,
+        hubspot_type=_str(spec["type"], f"{key}.type") if "type" in spec else None,
     )
+    if result.currency is not None and transform not in CURRENCY_TRANSFORMS:
+        raise MappingConfigError(
+            f"{key}.currency: only for the transforms {', '.join(sorted(CURRENCY_TRANSFORMS))}, not {transform!r}"
+        )
+    if result.hubspot_type is not None and result.hubspot_type not in HUBSPOT_TYPES:
+        raise MappingConfigError(f"{key}.type: unknown HubSpot type {result.hubspot_type!r}")
     unknown = [p for p in result.paths() if p.startswith("@") and p not in DERIVED_SOURCES[object_type]]
     if unknown:
         known = ", ".join(sorted(DERIVED_SOURCES[object_type]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -23,7 +25,11 @@ from woohub.sandbox.server import SeedOptions, json_response
 DEFAULT_SETTINGS: dict[str, Any] = {
     "access_token_ttl_seconds": 1800, "rotate_refresh_tokens": False, "search_index_delay_seconds": 1.0,
     "ten_second_limit": 100, "daily_limit": 250_000, "search_per_second": 5, "rate_limits_enabled": True,
+    # the portal's currencies (account settings): the options of deal_currency_code and
+    # hs_line_item_currency_code; the seeded store sells in USD
+    "enabled_currencies": ["USD"],
 }
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 BATCH_MAX, LIST_MAX, ASSOC_READ_MAX, ASSOC_CREATE_MAX, SEARCH_BODY_MAX = 100, 100, 1000, 2000, 3000
 PROPERTY_TYPES = {"bool", "enumeration", "date", "datetime", "string", "number", "phone_number"}
 FIELD_TYPES = {"booleancheckbox", "calculation_equation", "checkbox", "date", "file", "html", "number",
@@ -53,6 +59,13 @@ def _batch(results: list[Any], errors: list[dict[str, Any]], ok: int) -> Result:
     return ok, body
 
 
+def _currency_codes(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(
+            isinstance(code, str) and _CURRENCY_CODE.fullmatch(code) for code in value):
+        raise ValueError(f"{key} must be a non-empty list of ISO 4217 codes, e.g. [\"USD\", \"EUR\"]")
+    return list(dict.fromkeys(value))
+
+
 def _inputs(body: Any, limit: int = BATCH_MAX) -> list[Any]:
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list):
@@ -74,6 +87,7 @@ class HubSpotApi:
         self.portal = Portal()
         self.auth = Auth()
         self.limiter = RateLimiter()
+        self.seed = SeedOptions().seed  # with the request, fixes the order of batch answers
         self._apply_settings()
         get, post, patch, put, delete = "GET", "POST", "PATCH", "PUT", "DELETE"
         o, p, a = "/crm/v3/objects/", "/crm/v3/properties/", "/crm/v4/"
@@ -110,12 +124,13 @@ class HubSpotApi:
             self.portal.clear()
             self.auth.reset()
             self.limiter.reset()
+            self.seed = options.seed
             seed(self.portal, options, now_ms())
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return json.loads(json.dumps({"portal": self.portal.snapshot(), "auth": self.auth.snapshot(),
-                                          "settings": self.settings}))
+                                          "settings": self.settings, "seed": self.seed}))
 
     def restore(self, data: dict[str, Any]) -> None:
         with self._lock:
@@ -124,6 +139,7 @@ class HubSpotApi:
             self.portal.restore(data["portal"])
             self.auth.restore(data.get("auth", {}))
             self.limiter.reset()
+            self.seed = int(data.get("seed", SeedOptions().seed))
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         unknown = set(settings) - set(DEFAULT_SETTINGS)
@@ -132,7 +148,9 @@ class HubSpotApi:
         with self._lock:
             for key, value in settings.items():
                 expected = type(DEFAULT_SETTINGS[key])
-                if expected is bool and not isinstance(value, bool):
+                if expected is list:
+                    value = _currency_codes(key, value)
+                elif expected is bool and not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
                 if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)
                                                  or value < 0):
@@ -143,6 +161,7 @@ class HubSpotApi:
 
     def _apply_settings(self) -> None:
         self.portal.search_delay_ms = int(float(self.settings["search_index_delay_seconds"]) * 1000)
+        self.portal.currencies = list(self.settings["enabled_currencies"])
 
     def error_response(self, status: int, *, retry_after: float | None = None) -> Response:
         if status == 429:
@@ -316,6 +335,28 @@ class HubSpotApi:
         return 204, None
 
     # -- batch --------------------------------------------------------------------------------------
+    # HubSpot does not answer batches in input order: results and errors come back in a shuffled order,
+    # fixed by the sandbox seed and the request (so a failure reproduces). What one bad input does:
+    # * create: without an objectWriteTraceId on every input the whole batch fails (400/409, nothing
+    #   written); with them, an input's invalid properties or associations are its own 207 error.
+    # * update, upsert: an invalid property value in any input fails the whole batch with a 400
+    #   VALIDATION_ERROR; ids that do not exist (update) are 207 errors.
+    # * all: a unique value another record already has (409 CONFLICT for a contact's email), the same
+    #   unique value twice in the batch, or the same id twice fail the whole batch; nothing is written.
+
+    def _shuffled(self, request: Request, items: list[Any], salt: str) -> list[Any]:
+        if len(items) < 2:
+            return list(items)
+        digest = hashlib.sha256(b"\n".join([str(self.seed).encode(), salt.encode(), request.method.encode(),
+                                            request.full_path.encode(), request.get_data()])).digest()
+        order = list(range(len(items)))
+        random.Random(digest).shuffle(order)
+        if order == sorted(order):  # never the input order, so nothing can come to rely on it
+            order = order[1:] + order[:1]
+        return [items[n] for n in order]
+
+    def _answer(self, request: Request, results: list[Any], errors: list[dict[str, Any]], ok: int) -> Result:
+        return _batch(self._shuffled(request, results, "results"), self._shuffled(request, errors, "errors"), ok)
 
     def _object_batch(self, request: Request, raw_type: str, action: str) -> Result:
         t = self._type(raw_type)
@@ -346,75 +387,79 @@ class HubSpotApi:
             errors.append(ApiError(404, "OBJECT_NOT_FOUND", f"Could not get some {kind} objects, they may be "
                                    f"deleted or not exist. Check that ids are valid.",
                                    context={"ids": missing}).standard())
-        return _batch(results, errors, 200)
+        return self._answer(request, results, errors, 200)
 
-    def _batch_create(self, request: Request, t: str, body: dict[str, Any], inputs: list[Any]) -> Result:
-        now = now_ms()
-        traced = bool(inputs) and all(isinstance(i, dict) and i.get("objectWriteTraceId") for i in inputs)
-        if not traced:
-            # without objectWriteTraceId one bad input fails the whole batch: check all before writing any
-            self._dry_run(t, inputs)
-        results, errors = [], []
-        for item in inputs:
-            try:
-                if not isinstance(item, dict) or "properties" not in item:
-                    raise validation("Each input needs properties.")
-                rec = self.portal.create(t, item["properties"], now, item.get("associations"))
-            except ApiError as exc:
-                if not traced:
-                    raise
-                errors.append(exc.standard({"objectWriteTraceId": [str(item["objectWriteTraceId"])]}))
-                continue
-            out = self._written(t, rec)
-            if traced:
-                out["objectWriteTraceId"] = str(item["objectWriteTraceId"])
-            results.append(out)
-        return _batch(results, errors, 201)
-
-    def _dry_run(self, t: str, inputs: list[Any]) -> None:
+    def _check_batch_unique(self, t: str, writes: list[tuple[dict[str, str | None], int | None]]) -> None:
+        """Whole-batch checks of unique values: taken by another record, or twice in the batch."""
         seen: dict[tuple[str, str], int] = {}
-        for n, item in enumerate(inputs):
-            if not isinstance(item, dict) or "properties" not in item:
-                raise validation("Each input needs properties.")
-            values = self.portal.validate(t, item["properties"])
-            self.portal._check_unique(t, values, None)
-            self.portal.check_associations(t, item.get("associations"))
+        for n, (values, own_id) in enumerate(writes):
+            self.portal._check_unique(t, values, own_id)
             for name in self.portal.unique_properties(t):
                 if values.get(name):
-                    key = (name, self.portal._key(t, name, values[name]))
+                    key = (name, self.portal._key(t, name, str(values[name])))
                     if key in seen:
                         raise validation(f"Duplicate values for the unique property {name} in batch input: "
                                          f"inputs {seen[key]} and {n} both have {values[name]!r}.")
                     seen[key] = n
 
+    def _batch_create(self, request: Request, t: str, body: dict[str, Any], inputs: list[Any]) -> Result:
+        now = now_ms()
+        for item in inputs:
+            if not isinstance(item, dict) or not isinstance(item.get("properties"), dict):
+                raise validation("Each input needs properties.")
+        traced = bool(inputs) and all(item.get("objectWriteTraceId") for item in inputs)
+        checked: list[tuple[dict[str, Any], dict[str, str | None] | ApiError]] = []
+        for item in inputs:
+            try:
+                values = self.portal.validate(t, item["properties"])
+                self.portal.check_associations(t, item.get("associations"))
+            except ApiError as exc:
+                if not traced:  # without objectWriteTraceId one bad input fails the whole batch
+                    raise
+                checked.append((item, exc))
+                continue
+            checked.append((item, values))
+        self._check_batch_unique(t, [(values, None) for _, values in checked if not isinstance(values, ApiError)])
+        results, errors = [], []
+        for item, values in checked:
+            if isinstance(values, ApiError):
+                errors.append(values.standard({"objectWriteTraceId": [str(item["objectWriteTraceId"])]}))
+                continue
+            out = self._written(t, self.portal.create(t, item["properties"], now, item.get("associations")))
+            if item.get("objectWriteTraceId"):
+                out["objectWriteTraceId"] = str(item["objectWriteTraceId"])
+            results.append(out)
+        return self._answer(request, results, errors, 201)
+
     def _batch_update(self, request: Request, t: str, body: dict[str, Any], inputs: list[Any]) -> Result:
-        ids = [str(i.get("id")) for i in inputs if isinstance(i, dict)]
+        for item in inputs:
+            if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("properties"), dict):
+                raise validation("Each input needs id and properties.")
+        ids = [str(i["id"]) for i in inputs]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise validation(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
-        now = now_ms()
-        results, errors, missing = [], [], []
+        found, missing = [], []
         for item in inputs:
-            if not isinstance(item, dict) or "id" not in item or "properties" not in item:
-                raise validation("Each input needs id and properties.")
             rec = self.portal.find(t, item.get("idProperty"), item["id"])
             if rec is None:
                 missing.append(str(item["id"]))
                 continue
-            try:
-                results.append(self._written(t, self.portal.update(t, rec, item["properties"], now),
-                                              item["properties"]))
-            except ApiError as exc:
-                errors.append(exc.standard({"ids": [str(item["id"])]}))
+            found.append((item, rec, self.portal.validate(t, item["properties"], rec["properties"])))
+        self._check_batch_unique(t, [(values, rec["id"]) for _, rec, values in found])
+        now = now_ms()
+        results = [self._written(t, self.portal.update(t, rec, item["properties"], now), item["properties"])
+                   for item, rec, _ in found]
+        errors = []
         if missing:
             errors.append(not_found(f"Could not get some {schema.OBJECT_TYPES[t][1].upper()} objects, they may be "
                                     f"deleted or not exist. Check that ids are valid.",
                                     context={"ids": missing}).standard())
-        return _batch(results, errors, 200)
+        return self._answer(request, results, errors, 200)
 
     def _batch_upsert(self, request: Request, t: str, body: dict[str, Any], inputs: list[Any]) -> Result:
         for item in inputs:
-            if not isinstance(item, dict) or "id" not in item or "properties" not in item:
+            if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("properties"), dict):
                 raise validation("Each input needs id, idProperty and properties.")
             if not item.get("idProperty"):
                 raise validation("Upsert inputs need an idProperty naming a unique property.")
@@ -424,36 +469,27 @@ class HubSpotApi:
         dupes = sorted({k[1] for k in keys if keys.count(k) > 1})
         if dupes:
             raise validation(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
-        atomic = any(i["idProperty"] == "email" for i in inputs)  # no partial upserts by email
-        now = now_ms()
-        if atomic:
-            for item in inputs:
-                rec = self.portal.find(t, item["idProperty"], item["id"])
-                props = {**item["properties"], item["idProperty"]: str(item["id"])}
-                values = self.portal.validate(t, props, rec["properties"] if rec else None)
-                self.portal._check_unique(t, values, rec["id"] if rec else None)
-        results, errors = [], []
+        planned = []
         for item in inputs:
             id_property, key = item["idProperty"], str(item["id"])
-            try:
-                rec = self.portal.find(t, id_property, key)
-                props = dict(item["properties"])
-                if rec is None:
-                    props[id_property] = key
-                    rec, new = self.portal.create(t, props, now), True
-                else:
-                    if id_property != "email":
-                        props.pop(id_property, None)
-                    rec, new = self.portal.update(t, rec, props, now), False
-            except ApiError as exc:
-                if atomic:
-                    raise
-                errors.append(exc.standard({"ids": [key]}))
-                continue
-            out = self._written(t, rec)
+            rec = self.portal.find(t, id_property, key)
+            props = dict(item["properties"])
+            if rec is None:
+                props[id_property] = key
+            elif id_property != "email":
+                props.pop(id_property, None)
+            values = self.portal.validate(t, props, rec["properties"] if rec else None)
+            planned.append((rec, props, values))
+        self._check_batch_unique(t, [(values, rec["id"] if rec else None) for rec, _, values in planned])
+        now = now_ms()
+        results = []
+        for rec, props, _ in planned:
+            new = rec is None
+            written = self.portal.create(t, props, now) if rec is None else self.portal.update(t, rec, props, now)
+            out = self._written(t, written)
             out["new"] = new
             results.append(out)
-        return _batch(results, errors, 200)
+        return self._answer(request, results, [], 200)
 
     def _batch_archive(self, request: Request, t: str, body: dict[str, Any], inputs: list[Any]) -> Result:
         now = now_ms()
@@ -503,6 +539,8 @@ class HubSpotApi:
                 pairs = [(s["id"], s["label"]) for p in self.portal.pipelines for s in p["stages"]]
             out["options"] = [{"value": v, "label": label, "description": "", "displayOrder": n, "hidden": False}
                               for n, (v, label) in enumerate(pairs)]
+        if definition["name"] in schema.CURRENCY_PROPERTIES.get(t, ()):  # the portal's enabled currencies
+            out["options"] = schema.currency_options(self.portal.currencies)
         return out
 
     def _find_property(self, t: str, name: str) -> dict[str, Any]:
@@ -666,11 +704,13 @@ class HubSpotApi:
                              sub_category="crm.associations.INVALID_ASSOCIATION_TYPE")
         return ft, tt, type_id
 
-    def _record(self, t: str, rid: Any) -> Record:
+    def _record(self, t: str, rid: Any, side: str = "objectId") -> Record:
+        """The record ``rid`` of an association; an error naming it under ``side`` (``fromObjectId``,
+        ``toObjectId``) when it does not exist."""
         rec = self.portal.get(t, rid)
         if rec is None:
             raise validation(f"No {schema.OBJECT_TYPES[t][1]} with id {rid} exists.",
-                             sub_category="crm.associations.INVALID_OBJECT_IDS", context={"objectId": [str(rid)]})
+                             sub_category="crm.associations.INVALID_OBJECT_IDS", context={side: [str(rid)]})
         return rec
 
     def _types_out(self, ft: str, tt: str, types: set[int]) -> list[dict[str, Any]]:
@@ -757,7 +797,7 @@ class HubSpotApi:
                 results.append({"from": {"id": rid}, "to": [
                     {"toObjectId": tid, "associationTypes": self._types_out(ft, tt, types)}
                     for tid, types in found.items()]})
-            return _batch(results, errors, 200)
+            return self._answer(request, results, errors, 200)
         ft, tt, type_id = self._pair(raw_from, raw_to)
         inputs = _inputs(body, ASSOC_CREATE_MAX)
         results, errors = [], []
@@ -770,7 +810,8 @@ class HubSpotApi:
                                                       type_id))
                 elif action == "create":
                     types = self._labels(ft, tt, item.get("types"))
-                    a, b = self._record(ft, item["from"].get("id")), self._record(tt, item["to"].get("id"))
+                    a = self._record(ft, item["from"].get("id"), "fromObjectId")
+                    b = self._record(tt, item["to"].get("id"), "toObjectId")
                     self.portal.associate(ft, a["id"], tt, b["id"], types)
                     results.append(self._pair_out(ft, a["id"], tt, b["id"]))
                 else:
@@ -784,4 +825,4 @@ class HubSpotApi:
                 errors.append(exc.standard())
         if action in ("archive", "labels/archive"):
             return 204, None
-        return _batch(results, errors, 201 if action == "create" else 200)
+        return self._answer(request, results, errors, 201 if action == "create" else 200)

@@ -60,6 +60,19 @@ def association_name(from_type: str, to_type: str) -> str:
 
 
 CURRENCIES = ["USD", "EUR", "GBP", "JPY", "PLN", "CAD", "AUD", "CHF", "SEK", "NOK", "DKK", "CZK"]
+CURRENCY_NAMES = {"USD": "US Dollar", "EUR": "Euro", "GBP": "British Pound", "JPY": "Japanese Yen",
+                  "PLN": "Polish Zloty", "CAD": "Canadian Dollar", "AUD": "Australian Dollar",
+                  "CHF": "Swiss Franc", "SEK": "Swedish Krona", "NOK": "Norwegian Krone", "DKK": "Danish Krone",
+                  "CZK": "Czech Koruna"}
+#: properties whose options are the portal's enabled currencies (account settings), not a fixed list
+CURRENCY_PROPERTIES: dict[str, tuple[str, ...]] = {"deals": ("deal_currency_code",),
+                                                   "line_items": ("hs_line_item_currency_code",)}
+
+
+def currency_options(codes: list[str]) -> list[dict[str, Any]]:
+    """The options of a currency property in a portal with these enabled currencies."""
+    return [{"value": code, "label": CURRENCY_NAMES.get(code, code), "description": "", "displayOrder": n,
+             "hidden": False} for n, code in enumerate(codes)]
 
 DEFAULT_STAGES = [
     ("appointmentscheduled", "Appointment Scheduled", "0.2", "false"),

@@ -25,6 +25,7 @@ MAX_UNIQUE_PROPERTIES = 10
 class Portal:
     def __init__(self) -> None:
         self.search_delay_ms = 0
+        self.currencies: list[str] = ["USD"]  # the enabled currencies (a setting of the API, not state)
         self.clear()
 
     # -- state --------------------------------------------------------------------------------------
@@ -155,6 +156,8 @@ class Portal:
             elif t == "deals" and name == "dealstage":
                 pipeline = raw.get("pipeline") or (current or {}).get("pipeline") or "default"
                 allowed = self.stages(str(pipeline)) or []
+            elif name in schema.CURRENCY_PROPERTIES.get(t, ()):
+                allowed = list(self.currencies)
             try:
                 result[name] = coerce(definition, value, allowed=allowed)
             except PropertyProblem as problem:
@@ -193,9 +196,13 @@ class Portal:
             else:
                 props.pop("hs_email_domain", None)
         if t == "line_items":
+            # HubSpot's net price: quantity x (unit price - unit discount), or less hs_discount_percentage
             quantity, price = to_number(props.get("quantity") or "1"), to_number(props.get("price") or "")
+            discount = to_number(props.get("discount") or "0") or Decimal(0)
+            percentage = to_number(props.get("hs_discount_percentage") or "0") or Decimal(0)
             if price is not None and quantity is not None:
-                props["amount"] = number_text(quantity * price + Decimal(0))
+                unit = (price - discount) if discount else price * (1 - percentage / 100)
+                props["amount"] = number_text(quantity * unit + Decimal(0))
             else:
                 props.pop("amount", None)
 

@@ -2,9 +2,18 @@
 ``tests/fixtures/woocommerce-11.0.1/`` show it (payload shapes, quirks, errors, OAuth 1.0a).
 
 Modules: ``api`` (routing, the :class:`WooCommerceApi` vendor emulator), ``auth`` (OAuth 1.0a / Basic),
-``store`` (state and write rules), ``listing`` (filters, ordering, paging headers), ``payloads`` (object
-shapes), ``clock`` (frozen clock, site timezone, WordPress date rules), ``seed`` (a messy realistic store),
+``store`` (state and write rules), ``totals`` (coupons, taxes and order totals as WooCommerce computes them),
+``settings`` (the store options honoured: taxes, rounding, decimals), ``schema`` (WordPress's type checks:
+money is a JSON string), ``listing`` (filters, ordering, paging headers), ``payloads`` (object shapes),
+``clock`` (frozen clock, site timezone, WordPress date rules), ``seed`` (a messy realistic store),
 ``errors``.
+
+Vendor settings (``POST /__sandbox__/config``, :meth:`WooCommerceApi.configure`): ``timezone``, ``clock``,
+``advance_seconds`` and ``seed_taxes`` (``"off"`` | ``"exclusive"`` | ``"inclusive"``: every following reset
+starts from a taxed store, see :mod:`woohub.sandbox.woocommerce.seed`). Store settings themselves
+(``woocommerce_calc_taxes``, ``woocommerce_prices_include_tax``, ``woocommerce_tax_round_at_subtotal``,
+``woocommerce_price_num_decimals``, ...) and tax rates are changed through the REST API, as on a real store
+(``PUT /settings/{group}/{id}``, ``/taxes``).
 """
 
 from woohub.sandbox.woocommerce.api import WooCommerceApi

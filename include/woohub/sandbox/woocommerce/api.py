@@ -14,6 +14,8 @@ from werkzeug.wrappers import Request, Response
 
 from woohub.sandbox.server import SeedOptions
 from woohub.sandbox.woocommerce import payloads as P
+from woohub.sandbox.woocommerce import schema
+from woohub.sandbox.woocommerce import settings as S
 from woohub.sandbox.woocommerce.auth import Authenticator, AuthError
 from woohub.sandbox.woocommerce.clock import Clock
 from woohub.sandbox.woocommerce.errors import WooError
@@ -28,6 +30,8 @@ from woohub.sandbox.woocommerce.listing import (
     sort_key_text,
 )
 from woohub.sandbox.woocommerce.store import ORDER_STATUS_SLUGS, Store
+
+SEED_TAXES = ("off", "exclusive", "inclusive")
 
 BATCH_LIMIT = 100
 _COMMON_HEADERS = {
@@ -104,6 +108,16 @@ class WooCommerceApi:
         route("GET", r"coupons", self.list_coupons, "list")
         route("POST", r"coupons", self.create_coupon, "create")
         route("GET", r"coupons/(\d+)", self.get_coupon, "view")
+        route("GET", r"taxes", self.list_taxes, "list")
+        route("POST", r"taxes", self.create_tax, "create")
+        route("GET", r"taxes/classes", self.list_tax_classes, "list")
+        route("GET", r"taxes/(\d+)", self.get_tax, "view")
+        route("PUT|PATCH|POST", r"taxes/(\d+)", self.update_tax, "edit")
+        route("DELETE", r"taxes/(\d+)", self.delete_tax, "delete")
+        route("GET", r"settings/(tax)", self.list_settings, "list")
+        route("GET", r"settings/(general|tax)/([a-z_]+)", self.get_setting, "view")
+        route("PUT|PATCH|POST", r"settings/(general|tax)/([a-z_]+)", self.update_setting, "edit")
+        self.seed_taxes = "off"
 
     def _route(self, methods: str, pattern: str, handler: Callable[..., Response], permission: str) -> None:
         self._routes.append((methods, re.compile(f"^{P.NS}/{pattern}/?$"), handler, permission))
@@ -134,7 +148,7 @@ class WooCommerceApi:
                 if not authed:
                     code, message = _NOT_ALLOWED[permission]
                     raise WooError(401, code, message)
-                return handler(request, *[int(g) for g in groups])
+                return handler(request, *[int(g) if g.isdigit() else g for g in groups])
         except WooError as exc:
             return wp_json(exc.body(), exc.status,
                            {"Link": f'<{request.host_url.rstrip("/")}/wp-json/>; rel="https://api.w.org/"'})
@@ -154,12 +168,14 @@ class WooCommerceApi:
         return wp_json(body, status, headers)
 
     def reset(self, options: SeedOptions) -> None:
-        from woohub.sandbox.woocommerce.seed import seed_store
+        from woohub.sandbox.woocommerce.seed import seed_store, seed_tax_setup
 
         with self._lock:
             tz = self.store.tz
             self.store.clear()
             self.store.tz = tz
+            if self.seed_taxes != "off":
+                seed_tax_setup(self.store, self.seed_taxes)
             if not options.empty:
                 seed_store(self.store, options)
 
@@ -173,10 +189,17 @@ class WooCommerceApi:
             self.clock.frozen = data.get("clock")
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(settings) - {"timezone", "clock", "advance_seconds"}
+        """``timezone`` (site timezone), ``clock`` (freeze at a UTC time, ``None`` to unfreeze),
+        ``advance_seconds`` (move a frozen clock) and ``seed_taxes`` ("off" | "exclusive" | "inclusive": later
+        resets start from a taxed store; it stays in force until set back to "off")."""
+        unknown = set(settings) - {"timezone", "clock", "advance_seconds", "seed_taxes"}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "seed_taxes" in settings and settings["seed_taxes"] not in SEED_TAXES:
+            raise ValueError(f"seed_taxes must be one of {', '.join(SEED_TAXES)}")
         with self._lock:
+            if "seed_taxes" in settings:
+                self.seed_taxes = settings["seed_taxes"]
             if "timezone" in settings:
                 self.store.tz = ZoneInfo(settings["timezone"] or "UTC")
             if "clock" in settings:
@@ -186,14 +209,14 @@ class WooCommerceApi:
             from woohub.sandbox.woocommerce.clock import fmt_gmt
 
             return {"timezone": str(self.store.tz), "clock": fmt_gmt(self.clock.frozen),
-                    "now": fmt_gmt(self.clock.now())}
+                    "now": fmt_gmt(self.clock.now()), "seed_taxes": self.seed_taxes}
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _ctx(self, request: Request, edit: bool = False) -> P.Ctx:
         return P.Ctx(base=request.host_url.rstrip("/").replace("http://", "https://")
                      if request.headers.get("X-Forwarded-Proto") == "https" else request.host_url.rstrip("/"),
-                     tz=self.store.tz, edit=edit)
+                     tz=self.store.tz, edit=edit, decimals=self.store.decimals)
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
@@ -206,6 +229,12 @@ class WooCommerceApi:
         if not isinstance(data, dict):
             raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.")
         return data
+
+    def _checked(self, request: Request, fields: dict[str, schema.Schema]) -> dict[str, Any]:
+        """The body of a single-object write, after WordPress's schema type checks."""
+        body = self._body(request)
+        schema.check_types(body, fields)
+        return body
 
     @staticmethod
     def _fields(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -244,6 +273,8 @@ class WooCommerceApi:
 
     def render_product(self, p: dict[str, Any], ctx: P.Ctx) -> dict[str, Any]:
         derived = self.store.product_derived(p)
+        if p["type"] == "variation":
+            return P.render_variation_as_product(p, self.store.products[p["parent_id"]], ctx, derived)
         cats = [self.store.categories[c] for c in p["categories"] if c in self.store.categories]
         derived["categories"] = [{"id": c["id"], "name": c["name"], "slug": c["slug"]} for c in cats]
         derived["related_ids"] = self.store.related_ids(p)
@@ -265,7 +296,7 @@ class WooCommerceApi:
         compiled = window.compile(local_columns=True)
         rows = []
         for p in self.store.products.values():
-            if p["type"] == "variation":
+            if p["type"] == "variation" and (skus is None or p["sku"] not in skus or include is not None):
                 continue
             if "any" in statuses:
                 if p["status"] == "trash":
@@ -301,14 +332,17 @@ class WooCommerceApi:
         return self._collection(request, "products", ids, lambda i: self.render_product(self.store.products[i], ctx))
 
     def get_product(self, request: Request, pid: int) -> Response:
+        v = self.store.products.get(pid)
+        if v is not None and v["type"] == "variation" and v["parent_id"] in self.store.products:
+            return self._one(request, self.render_product(v, self._ctx(request)))
         return self._one(request, self.render_product(self._product(pid), self._ctx(request)))
 
     def create_product(self, request: Request) -> Response:
-        p = self.store.create_product(self._body(request))
+        p = self.store.create_product(self._checked(request, schema.PRODUCT))
         return self._one(request, self.render_product(p, self._ctx(request, True)), 201, f"products/{p['id']}")
 
     def update_product(self, request: Request, pid: int) -> Response:
-        p = self.store.update_product(self._product(pid, 400), self._body(request))
+        p = self.store.update_product(self._product(pid, 400), self._checked(request, schema.PRODUCT))
         return self._one(request, self.render_product(p, self._ctx(request, True)))
 
     def delete_product(self, request: Request, pid: int) -> Response:
@@ -395,7 +429,7 @@ class WooCommerceApi:
         return self._collection(request, "coupons", ids, lambda i: P.render_coupon(self.store.coupons[i], ctx))
 
     def create_coupon(self, request: Request) -> Response:
-        c = self.store.create_coupon(self._body(request))
+        c = self.store.create_coupon(self._checked(request, schema.COUPON))
         return self._one(request, P.render_coupon(c, self._ctx(request, True)), 201, f"coupons/{c['id']}")
 
     def get_coupon(self, request: Request, cid: int) -> Response:
@@ -403,6 +437,65 @@ class WooCommerceApi:
         if c is None:
             raise WooError(404, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
         return self._one(request, P.render_coupon(c, self._ctx(request)))
+
+    # -- taxes and settings -------------------------------------------------------------------------
+
+    def _tax_rate(self, rid: int) -> dict[str, Any]:
+        rate = self.store.tax_rates.get(rid)
+        if rate is None:
+            raise WooError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
+        return rate
+
+    def list_taxes(self, request: Request) -> Response:
+        ctx = self._ctx(request)
+        rows = sorted(self.store.tax_rates.values(), key=lambda r: (r["order"], r["id"]))
+        tax_class = request.args.get("class")
+        ids = [r["id"] for r in rows if tax_class is None or r["class"] == tax_class]
+        return self._collection(request, "taxes", ids, lambda i: P.render_tax_rate(self.store.tax_rates[i], ctx))
+
+    def create_tax(self, request: Request) -> Response:
+        rate = self.store.create_tax_rate(self._checked(request, schema.TAX_RATE))
+        return self._one(request, P.render_tax_rate(rate, self._ctx(request, True)), 201, f"taxes/{rate['id']}")
+
+    def get_tax(self, request: Request, rid: int) -> Response:
+        return self._one(request, P.render_tax_rate(self._tax_rate(rid), self._ctx(request)))
+
+    def update_tax(self, request: Request, rid: int) -> Response:
+        rate = self.store.update_tax_rate(self._tax_rate(rid), self._checked(request, schema.TAX_RATE))
+        return self._one(request, P.render_tax_rate(rate, self._ctx(request, True)))
+
+    def delete_tax(self, request: Request, rid: int) -> Response:
+        rate = self._tax_rate(rid)
+        if not bool_param(request.args, "force"):
+            raise WooError(501, "woocommerce_rest_trash_not_supported", "Taxes do not support trashing.")
+        before = P.render_tax_rate(rate, self._ctx(request, True))
+        del self.store.tax_rates[rid]
+        return self._one(request, before)
+
+    def list_tax_classes(self, request: Request) -> Response:
+        ctx = self._ctx(request)
+        classes = dict(S.TAX_CLASSES)
+        return self._collection(request, "taxes/classes", list(classes),
+                                lambda slug: P.render_tax_class(slug, classes[slug], ctx))
+
+    def list_settings(self, request: Request, group: str) -> Response:
+        base = self._ctx(request).base
+        body = [S.render_setting(d, self.store.settings[d["id"]], base, group, single=False)
+                for d in S.DEFINITIONS[group]]
+        return self._one(request, body)  # type: ignore[arg-type]
+
+    def get_setting(self, request: Request, group: str, setting_id: str) -> Response:
+        d = S.definition(group, setting_id)
+        return self._one(request, S.render_setting(d, self.store.settings[d["id"]], self._ctx(request).base, group,
+                                                   single=True))
+
+    def update_setting(self, request: Request, group: str, setting_id: str) -> Response:
+        d = S.definition(group, setting_id)
+        body = self._body(request)
+        if "value" in body:
+            self.store.settings[d["id"]] = S.validated_value(d, body["value"])
+        return self._one(request, S.render_setting(d, self.store.settings[d["id"]], self._ctx(request).base, group,
+                                                   single=True))
 
     # -- variations -------------------------------------------------------------------------------
 
@@ -438,13 +531,13 @@ class WooCommerceApi:
 
     def create_variation(self, request: Request, pid: int) -> Response:
         parent = self._product(pid)
-        v = self.store.create_product(self._body(request), parent=parent)
+        v = self.store.create_product(self._checked(request, schema.VARIATION), parent=parent)
         return self._one(request, self.render_variation(v, parent, self._ctx(request, True)), 201,
                          f"products/{pid}/variations/{v['id']}")
 
     def update_variation(self, request: Request, pid: int, vid: int) -> Response:
         parent, v = self._variation(pid, vid, 400)
-        self.store.update_product(v, self._body(request))
+        self.store.update_product(v, self._checked(request, schema.VARIATION))
         return self._one(request, self.render_variation(v, parent, self._ctx(request, True)))
 
     def delete_variation(self, request: Request, pid: int, vid: int) -> Response:
@@ -546,11 +639,11 @@ class WooCommerceApi:
         return self._one(request, self.render_order(self._order(oid), self._ctx(request)))
 
     def create_order(self, request: Request) -> Response:
-        o = self.store.create_order(self._body(request))
+        o = self.store.create_order(self._checked(request, schema.ORDER))
         return self._one(request, self.render_order(o, self._ctx(request, True)), 201, f"orders/{o['id']}")
 
     def update_order(self, request: Request, oid: int) -> Response:
-        o = self.store.update_order(self._order(oid, 400, "ID is invalid."), self._body(request))
+        o = self.store.update_order(self._order(oid, 400, "ID is invalid."), self._checked(request, schema.ORDER))
         return self._one(request, self.render_order(o, self._ctx(request, True)))
 
     def delete_order(self, request: Request, oid: int) -> Response:
@@ -593,7 +686,7 @@ class WooCommerceApi:
 
     def create_refund(self, request: Request, oid: int) -> Response:
         o = self._order(oid)
-        r = self.store.create_refund(o, self._body(request))
+        r = self.store.create_refund(o, self._checked(request, schema.REFUND))
         return self._one(request, P.render_refund(r, self._ctx(request, True)), 201, f"orders/{oid}/refunds/{r['id']}")
 
     def get_refund(self, request: Request, oid: int, rid: int) -> Response:

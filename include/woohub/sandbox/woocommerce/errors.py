@@ -31,3 +31,15 @@ def invalid_param(name: str, message: str, detail_code: str) -> WooError:
 
 def missing_param(name: str) -> WooError:
     return WooError(400, "rest_missing_callback_param", f"Missing parameter(s): {name}", params=[name])
+
+
+def invalid_params(errors: dict[str, tuple[str, str, str]]) -> WooError:
+    """Several schema failures at once, as ``WP_REST_Request::has_valid_params`` reports them: ``errors`` maps
+    each top-level parameter to ``(code, message, path)`` (``path`` = the failing value, e.g.
+    ``line_items[0][total]``), in the order of the endpoint's schema."""
+    return WooError(
+        400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(errors)}",
+        params={name: message for name, (_, message, _) in errors.items()},
+        details={name: {"code": code, "message": message, "data": {"param": path}}
+                 for name, (code, message, path) in errors.items()},
+    )

@@ -33,6 +33,12 @@ class Ctx:
     base: str
     tz: ZoneInfo
     edit: bool = False
+    decimals: int = 2  # woocommerce_price_num_decimals: how order amounts are formatted on read
+
+
+def fmt(value: Any, decimals: int) -> str:
+    """``wc_format_decimal($value, $dp)``: a stored amount formatted with the decimals in force."""
+    return money(dec(value), decimals)
 
 
 def money(value: Decimal | str | int | float, places: int = 2) -> str:
@@ -88,25 +94,29 @@ def _self_links(ctx: Ctx, path: str, collection: str, allow: list[str], **extra:
     return links
 
 
-def _price_span(amount: str, hidden: bool = False) -> str:
+def _price_span(amount: str, hidden: bool = False, decimals: int = 2) -> str:
+    amount = fmt(amount, decimals) if amount else amount
     aria = ' aria-hidden="true"' if hidden else ""
     return (f'<span class="woocommerce-Price-amount amount"{aria}><bdi><span class="woocommerce-Price-currencySymbol" '
             f'translate="no">&#36;</span>{amount}</bdi></span>')
 
 
-def price_html(regular: str, price: str, on_sale: bool, low: str | None = None, high: str | None = None) -> str:
+def price_html(regular: str, price: str, on_sale: bool, low: str | None = None, high: str | None = None,
+               decimals: int = 2) -> str:
+    d = decimals
     if low is not None and high is not None:
         if low == high:
-            return _price_span(low)
-        return (f'{_price_span(low, True)} <span aria-hidden="true">&ndash;</span> {_price_span(high, True)}'
-                f'<span class="screen-reader-text">Price range: &#36;{low} through &#36;{high}</span>')
+            return _price_span(low, decimals=d)
+        return (f'{_price_span(low, True, d)} <span aria-hidden="true">&ndash;</span> {_price_span(high, True, d)}'
+                f'<span class="screen-reader-text">Price range: &#36;{fmt(low, d)} through &#36;{fmt(high, d)}</span>')
     if price == "":
         return ""
     if on_sale:
-        return (f'<del aria-hidden="true">{_price_span(regular)}</del> <span class="screen-reader-text">Original '
-                f'price was: &#036;{regular}.</span><ins aria-hidden="true">{_price_span(price)}</ins><span '
-                f'class="screen-reader-text">Current price is: &#036;{price}.</span>')
-    return _price_span(price)
+        return (f'<del aria-hidden="true">{_price_span(regular, decimals=d)}</del> <span class="screen-reader-text">'
+                f'Original price was: &#036;{fmt(regular, d)}.</span><ins aria-hidden="true">'
+                f'{_price_span(price, decimals=d)}</ins><span class="screen-reader-text">Current price is: '
+                f'&#036;{fmt(price, d)}.</span>')
+    return _price_span(price, decimals=d)
 
 
 def _dates(record: dict[str, Any], ctx: Ctx, *names: str) -> dict[str, Any]:
@@ -176,12 +186,13 @@ def render_variation(v: dict[str, Any], parent: dict[str, Any], ctx: Ctx, derive
     body.update(_dates(v, ctx, "created", "modified"))
     body.update({
         "description": v["description"], "permalink": f"{ctx.base}/product/{parent['slug']}/?{query}",
-        "sku": v["sku"], "global_unique_id": "", "price": derived["price"], "regular_price": v["regular_price"],
+        "sku": derived["sku"], "global_unique_id": "", "price": derived["price"], "regular_price": v["regular_price"],
         "sale_price": v["sale_price"], "date_on_sale_from": None, "date_on_sale_from_gmt": None,
         "date_on_sale_to": None, "date_on_sale_to_gmt": None, "on_sale": derived["on_sale"],
         "status": v["status"], "purchasable": derived["price"] != "", "virtual": v["virtual"],
         "downloadable": False, "downloads": [], "download_limit": -1, "download_expiry": -1,
-        "tax_status": "taxable", "tax_class": "parent", "manage_stock": v["manage_stock"],
+        "tax_status": v["tax_status"], "tax_class": v["tax_class"] if ctx.edit else derived["tax_class"],
+        "manage_stock": v["manage_stock"],
         "stock_quantity": v["stock_quantity"] if v["manage_stock"] else None,
         "stock_status": derived["stock_status"], "backorders": v["backorders"],
         "backorders_allowed": v["backorders"] != "no", "backordered": derived["backordered"],
@@ -195,6 +206,41 @@ def render_variation(v: dict[str, Any], parent: dict[str, Any], ctx: Ctx, derive
     body["_links"] = _self_links(ctx, f"products/{parent['id']}/variations/{v['id']}",
                                  f"products/{parent['id']}/variations", ALL_METHODS, up=f"products/{parent['id']}")
     return body
+
+
+def render_variation_as_product(v: dict[str, Any], parent: dict[str, Any], ctx: Ctx,
+                                derived: dict[str, Any]) -> dict[str, Any]:
+    """``GET /products/{variation id}``: the products endpoint serving a variation (product shape, type
+    "variation", name "Parent - S", total_sales as a string, no categories, ``_links.up``)."""
+    name = f"{parent['name']} - " + ", ".join(a["option"] for a in v["attributes"])
+    query = "&".join(f"attribute_{a['name'].lower()}={a['option']}" for a in v["attributes"])
+    row = {**v, "name": name, "slug": slugify(name), "attributes": [], "categories": []}
+    body = render_product(row, ctx, {**derived, "categories": [], "related_ids": [], "variations": []})
+    body.update({
+        "permalink": f"{ctx.base}/product/{parent['slug']}/?{query}", "total_sales": str(v["total_sales"]),
+        "sku": derived["sku"],
+        "reviews_allowed": False, "has_options": False,
+        "tax_class": v["tax_class"] if ctx.edit else derived["tax_class"],
+        "attributes": [{"id": 0, "name": a["name"], "slug": a["name"].lower(), "option": a["option"]}
+                       for a in v["attributes"]],
+    })
+    body.pop("permalink_template", None)
+    body.pop("generated_slug", None)
+    body["_links"]["up"] = [{"href": f"{ctx.base}{NS}/products/{parent['id']}"}]
+    return body
+
+
+def render_tax_rate(rate: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    body = {"id": rate["id"], **{k: rate[k] for k in ("country", "state", "postcode", "city", "rate", "name",
+                                                       "priority", "compound", "shipping", "order", "class")}}
+    body["postcodes"] = list(rate["postcodes"])
+    body["cities"] = list(rate["cities"])
+    body["_links"] = _self_links(ctx, f"taxes/{rate['id']}", "taxes", ALL_METHODS)
+    return body
+
+
+def render_tax_class(slug: str, name: str, ctx: Ctx) -> dict[str, Any]:
+    return {"slug": slug, "name": name, "_links": {"collection": [{"href": f"{ctx.base}{NS}/taxes/classes"}]}}
 
 
 def avatar_url(email: str) -> str:
@@ -218,14 +264,26 @@ def render_customer(c: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     return body
 
 
-def render_line_item(item: dict[str, Any]) -> dict[str, Any]:
+def _taxes(taxes: dict[str, Any] | None, d: int, *, with_subtotal: bool) -> list[dict[str, Any]]:
+    if not taxes:
+        return []
+    subtotals = taxes.get("subtotal", {})
+    return [{"id": int(rid), "total": fmt(v, d),
+             "subtotal": fmt(subtotals[rid], d) if with_subtotal and rid in subtotals else ""}
+            for rid, v in taxes["total"].items()]
+
+
+def render_line_item(item: dict[str, Any], decimals: int = 2) -> dict[str, Any]:
+    d = decimals
     qty = item["quantity"]
-    total = dec(item["total"])
-    price = number(total / abs(qty)) if qty else 0
+    price_value = float(dec(item["total"])) / abs(qty) if qty else 0
+    price: int | float = int(price_value) if float(price_value).is_integer() else price_value
     return {
         "id": item["id"], "name": item["name"], "product_id": item["product_id"],
-        "variation_id": item["variation_id"], "quantity": qty, "tax_class": "", "subtotal": item["subtotal"],
-        "subtotal_tax": "0.00", "total": item["total"], "total_tax": "0.00", "taxes": [],
+        "variation_id": item["variation_id"], "quantity": qty, "tax_class": item.get("tax_class", ""),
+        "subtotal": fmt(item["subtotal"], d), "subtotal_tax": fmt(item.get("subtotal_tax", 0), d),
+        "total": fmt(item["total"], d), "total_tax": fmt(item.get("total_tax", 0), d),
+        "taxes": _taxes(item.get("taxes"), d, with_subtotal=True),
         "meta_data": [dict(m) for m in item["meta_data"]], "sku": item["sku"],
         "global_unique_id": "" if item["sku"] is not None else None, "price": abs(price) if price else price,
         "image": {"id": 0 if item["variation_id"] or not item["product_id"] else "", "src": ""},
@@ -233,15 +291,22 @@ def render_line_item(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _rate_percent(value: str) -> int | float:
+    number_ = float(value)
+    return int(number_) if number_.is_integer() else number_
+
+
 def render_order(o: dict[str, Any], ctx: Ctx, refunds: list[dict[str, Any]]) -> dict[str, Any]:
     oid = o["id"]
     status = o["status"]
+    d = ctx.decimals
     body: dict[str, Any] = {
         "id": oid, "parent_id": o["parent_id"], "status": status, "currency": o["currency"], "version": "11.0.1",
-        "prices_include_tax": False, "date_created": fmt_local(o["created"], ctx.tz),
-        "date_modified": fmt_local(o["modified"], ctx.tz), "discount_total": o["discount_total"],
-        "discount_tax": "0.00", "shipping_total": o["shipping_total"], "shipping_tax": "0.00",
-        "cart_tax": "0.00", "total": o["total"], "total_tax": "0.00", "customer_id": o["customer_id"],
+        "prices_include_tax": o.get("prices_include_tax", False), "date_created": fmt_local(o["created"], ctx.tz),
+        "date_modified": fmt_local(o["modified"], ctx.tz), "discount_total": fmt(o["discount_total"], d),
+        "discount_tax": fmt(o.get("discount_tax", 0), d), "shipping_total": fmt(o["shipping_total"], d),
+        "shipping_tax": fmt(o.get("shipping_tax", 0), d), "cart_tax": fmt(o.get("cart_tax", 0), d),
+        "total": fmt(o["total"], d), "total_tax": fmt(o.get("total_tax", 0), d), "customer_id": o["customer_id"],
         "order_key": o["order_key"],
         "billing": {k: o["billing"].get(k, "") for k in [*ADDRESS_KEYS, "email", "phone"]},
         "shipping": {k: o["shipping"].get(k, "") for k in [*ADDRESS_KEYS, "phone"]},
@@ -250,23 +315,33 @@ def render_order(o: dict[str, Any], ctx: Ctx, refunds: list[dict[str, Any]]) -> 
         "created_via": o["created_via"], "customer_note": o["customer_note"],
         "date_completed": fmt_local(o["completed"], ctx.tz), "date_paid": fmt_local(o["paid"], ctx.tz),
         "cart_hash": "", "number": str(oid), "meta_data": [dict(m) for m in o["meta_data"]],
-        "line_items": [render_line_item(i) for i in o["line_items"]], "tax_lines": [],
+        "line_items": [render_line_item(i, d) for i in o["line_items"]],
+        "tax_lines": [
+            {"id": t["id"], "rate_code": t.get("rate_code", ""), "rate_id": t["rate_id"], "label": t.get("label", ""),
+             "compound": t.get("compound", False), "tax_total": fmt(t["tax_total"], d),
+             "shipping_tax_total": fmt(t["shipping_tax_total"], d),
+             "rate_percent": _rate_percent(t.get("rate_percent", "0")), "meta_data": []}
+            for t in o.get("tax_lines", [])
+        ],
         "shipping_lines": [
             {"id": s["id"], "method_title": s["method_title"], "method_id": s["method_id"], "instance_id": "",
-             "total": s["total"], "total_tax": "0.00", "taxes": [], "tax_status": "taxable",
+             "total": fmt(s["total"], d), "total_tax": fmt(s.get("total_tax", 0), d),
+             "taxes": _taxes(s.get("taxes"), d, with_subtotal=False), "tax_status": "taxable",
              "meta_data": []} for s in o["shipping_lines"]
         ],
         "fee_lines": [
-            {"id": f["id"], "name": f["name"], "tax_class": "", "tax_status": f["tax_status"], "amount": "",
-             "total": f["total"], "total_tax": "0.00", "taxes": [], "meta_data": []} for f in o["fee_lines"]
+            {"id": f["id"], "name": f["name"], "tax_class": f.get("tax_class", ""), "tax_status": f["tax_status"],
+             "amount": "", "total": fmt(f["total"], d), "total_tax": fmt(f.get("total_tax", 0), d),
+             "taxes": _taxes(f.get("taxes"), d, with_subtotal=False), "meta_data": []} for f in o["fee_lines"]
         ],
         "coupon_lines": [
-            {"id": c["id"], "code": c["code"], "discount": c["discount"], "discount_tax": "0",
+            {"id": c["id"], "code": c["code"], "discount": plain_decimal(dec(c["discount"])),
+             "discount_tax": plain_decimal(dec(c.get("discount_tax", 0))),
              "meta_data": [dict(m) for m in c["meta_data"]], "discount_type": c["discount_type"],
              "nominal_amount": c["nominal_amount"], "free_shipping": False} for c in o["coupon_lines"]
         ],
-        "refunds": [{"id": r["id"], "reason": r["reason"], "total": "-" + r["amount"], "total_tax": "0.00"}
-                    for r in refunds],
+        "refunds": [{"id": r["id"], "reason": r["reason"], "total": "-" + fmt(r["amount"], d),
+                     "total_tax": fmt(0, d)} for r in refunds],
         "payment_url": f"{ctx.base}/checkout/order-pay/{oid}/?pay_for_order=true&key={o['order_key']}",
         "is_editable": status in ("pending", "on-hold", "auto-draft", "checkout-draft"),
         "needs_payment": status in ("pending", "failed"),

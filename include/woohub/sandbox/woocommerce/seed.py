@@ -1,12 +1,24 @@
 """A deterministic, messy store: categories, simple and variable products (some out of stock, drafts, a
 trashed one), customers from :func:`woohub.sandbox.people.people` (a few subscribers), repeat buyers, ~20%
 guest orders, every order status, refunds, EUR/GBP orders, coupons, shipping and fee lines, a line whose
-product was later deleted, dates over the past ~90 days."""
+product was later deleted, dates over the past ~90 days. SKUs are optional as in real catalogues: every
+tenth simple product has none, and the "M" variation of every variable product (plus "L" of every other
+one) has no SKU of its own, so it shows its parent's.
+
+Taxed stores: the vendor setting ``seed_taxes`` (``POST /__sandbox__/config`` with
+``{"seed_taxes": "exclusive"}`` or ``"inclusive"``; ``"off"``, the default, turns it off again) makes every
+following reset (seeded or empty) start from a store with taxes on (``woocommerce_calc_taxes`` "yes",
+``woocommerce_prices_include_tax`` "no"/"yes"), a standard rate US/CA "CA Tax" 8.25 % (shipping too) and a
+reduced-rate US-wide 5 %; in a seeded store every fifth simple product is in the ``reduced-rate`` class
+and a quarter of the US customers and guests live in California.
+Orders are then taxed by WooCommerce's rules from their addresses. From a test:
+``SandboxControl.configure(seed_taxes="inclusive")`` then ``SandboxControl.reset(seed=..., ...)``; set it
+back with ``configure(seed_taxes="off")``."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from woohub.sandbox.people import Person, people
@@ -28,6 +40,16 @@ def _address(person: Person) -> dict[str, str]:
                                  "postcode", "country")}
 
 
+def seed_tax_setup(store: Store, mode: str) -> None:
+    """Taxes on, prices entered ``mode`` ("exclusive"/"inclusive") of tax, and the two rates of the
+    recorded tax store (standard US/CA 8.25 %, reduced-rate US 5 %)."""
+    store.settings["woocommerce_calc_taxes"] = "yes"
+    store.settings["woocommerce_prices_include_tax"] = "yes" if mode == "inclusive" else "no"
+    store.create_tax_rate({"country": "US", "state": "CA", "rate": "8.2500", "name": "CA Tax", "shipping": True})
+    store.create_tax_rate({"country": "US", "rate": "5.0000", "name": "US Reduced", "shipping": True,
+                           "class": "reduced-rate"})
+
+
 def seed_store(store: Store, options: SeedOptions) -> None:
     rng = random.Random(options.seed)
     clock = store.clock
@@ -41,6 +63,8 @@ def seed_store(store: Store, options: SeedOptions) -> None:
                       store.create_coupon({"code": "FIVEOFF", "discount_type": "fixed_cart", "amount": "5"})["id"]]
         products = _seed_products(store, rng, options.products, cats, start)
         pool = people(options.seed, options.customers + max(5, options.customers // 2))
+        if store.settings["woocommerce_calc_taxes"] == "yes":  # a Californian store: a quarter of US buyers in-state
+            pool = [replace(p, state="CA") if p.country == "US" and n % 4 == 0 else p for n, p in enumerate(pool)]
         registered, guests = pool[: options.customers], pool[options.customers:]
         customer_ids = []
         for i, person in enumerate(registered):
@@ -71,16 +95,22 @@ def _seed_products(store: Store, rng: random.Random, count: int, cats: list[int]
         price = f"{rng.choice([4, 9, 12, 15, 19, 24, 29, 39, 49, 79])}.{rng.choice(['00', '50', '95', '99'])}"
         body: dict[str, Any] = {"name": name, "sku": f"SKU-{1000 + i}", "regular_price": price,
                                 "categories": [{"id": rng.choice(cats)}]}
+        if i % 10 == 9:  # a product nobody gave a SKU
+            del body["sku"]
+        if i % 5 == 2 and store.settings["woocommerce_calc_taxes"] == "yes":
+            body["tax_class"] = "reduced-rate"
         if i % 6 == 3:  # variable product with S/M/L variations
             body = {"name": f"{name} (sizes)", "type": "variable", "sku": f"SKU-{1000 + i}",
                     "categories": [{"id": cats[0]}],
                     "attributes": [{"name": "Size", "options": ["S", "M", "L"], "visible": True, "variation": True}]}
             parent = store.create_product(body)
             for j, size in enumerate(["S", "M", "L"]):
-                store.create_product({"sku": f"SKU-{1000 + i}-{size}", "regular_price": f"{30 + 2 * j}.00",
-                                      "attributes": [{"name": "Size", "option": size}],
-                                      "manage_stock": j != 2, "stock_quantity": rng.choice([0, 2, 8, 25])},
-                                     parent=parent)
+                variation: dict[str, Any] = {"sku": f"SKU-{1000 + i}-{size}", "regular_price": f"{30 + 2 * j}.00",
+                                             "attributes": [{"name": "Size", "option": size}],
+                                             "manage_stock": j != 2, "stock_quantity": rng.choice([0, 2, 8, 25])}
+                if j == 1 or (j == 2 and i % 12 == 9):  # no own SKU: the variation shows the parent's
+                    del variation["sku"]
+                store.create_product(variation, parent=parent)
             ids.append(parent["id"])
             continue
         if i % 4 == 0:

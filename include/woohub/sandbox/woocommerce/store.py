@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from woohub.sandbox.woocommerce.clock import Clock, fmt_local
 from woohub.sandbox.woocommerce.errors import WooError, invalid_param, missing_param
 from woohub.sandbox.woocommerce.payloads import ADDRESS_KEYS, dec, money, plain_decimal, slugify
+from woohub.sandbox.woocommerce.settings import TAX_CLASSES, defaults
+from woohub.sandbox.woocommerce.totals import TaxEnv, base_net_price, calculate_totals, plain
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 ORDER_STATUS_SLUGS = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
@@ -28,7 +30,9 @@ PRODUCT_STATUSES = ("draft", "pending", "private", "publish", "future", "trash")
 PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
 
 # where the id sequences of an empty store start (the recorded store's next ids)
-START = {"post": 207, "user": 44, "item": 129, "meta": 1000, "term": 26}
+START = {"post": 207, "user": 44, "item": 129, "meta": 1000, "term": 26, "tax_rate": 1}
+TAX_RATE_FIELDS = ("country", "state", "postcode", "city", "rate", "name", "priority", "compound", "shipping", "order",
+                   "class", "postcodes", "cities")
 
 
 def valid_email(value: str) -> bool:
@@ -59,6 +63,8 @@ class Store:
             "last_name": "", "role": "administrator", "username": "admin", "billing": {}, "shipping": {},
             "is_paying_customer": False, "meta_data": [],
         }
+        self.settings: dict[str, str] = defaults()
+        self.tax_rates: dict[int, dict[str, Any]] = {}
         self.rng = random.Random(0)
 
     def snapshot(self) -> dict[str, Any]:
@@ -67,14 +73,71 @@ class Store:
             "products": list(self.products.values()), "orders": list(self.orders.values()),
             "refunds": list(self.refunds.values()), "customers": list(self.customers.values()),
             "coupons": list(self.coupons.values()), "categories": list(self.categories.values()),
+            "settings": self.settings, "tax_rates": list(self.tax_rates.values()),
         })
 
     def restore(self, data: dict[str, Any]) -> None:
         data = copy.deepcopy(data)
-        self.seq = data["seq"]
+        self.seq = {**START, **data["seq"]}
+        self.settings = {**defaults(), **data.get("settings", {})}
+        self.tax_rates = {int(r["id"]): r for r in data.get("tax_rates", [])}
         self.tz = ZoneInfo(data.get("timezone", "UTC"))
         for name in ("products", "orders", "refunds", "customers", "coupons", "categories"):
             setattr(self, name, {int(r["id"]): r for r in data[name]})
+
+    # -- settings and tax rates ----------------------------------------------------------------------
+
+    @property
+    def decimals(self) -> int:
+        return int(self.settings["woocommerce_price_num_decimals"])
+
+    def tax_env(self) -> TaxEnv:
+        s = self.settings
+        return TaxEnv(enabled=s["woocommerce_calc_taxes"] == "yes",
+                      prices_include_tax=s["woocommerce_prices_include_tax"] == "yes",
+                      round_at_subtotal=s["woocommerce_tax_round_at_subtotal"] == "yes",
+                      decimals=self.decimals, based_on=s["woocommerce_tax_based_on"],
+                      shipping_tax_class=s["woocommerce_shipping_tax_class"],
+                      rates=tuple(sorted(self.tax_rates.values(), key=lambda r: (r["order"], r["id"]))))
+
+    def _apply_tax_rate(self, rate: dict[str, Any], body: dict[str, Any]) -> None:
+        classes = [slug for slug, _ in TAX_CLASSES]
+        if "class" in body and body["class"] not in classes:
+            raise invalid_param("class", f"class is not one of {', '.join(classes[:-1])}, and {classes[-1]}.",
+                                "rest_not_in_enum")
+        for key in ("country", "state", "postcode", "city", "name"):
+            if key in body:
+                rate[key] = str(body[key] or "").upper() if key in ("country", "state") else str(body[key] or "")
+        if "rate" in body:
+            rate["rate"] = f"{float(dec(body['rate'])):.4f}"
+        for key in ("priority", "order"):
+            if key in body:
+                rate[key] = int(body[key])
+        for key in ("compound", "shipping"):
+            if key in body:
+                rate[key] = bool(body[key])
+        if "class" in body:
+            rate["class"] = body["class"]
+        for single, many in (("postcode", "postcodes"), ("city", "cities")):
+            if many in body:
+                rate[many] = [str(v).upper() for v in body[many]]
+            elif single in body:
+                rate[many] = [v.strip().upper() for v in rate[single].split(";") if v.strip()]
+
+    def create_tax_rate(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("id"):
+            raise WooError(400, "woocommerce_rest_tax_exists", "Cannot create existing resource.")
+        rate: dict[str, Any] = {"id": 0, "country": "", "state": "", "postcode": "", "city": "", "rate": "",
+                                "name": "", "priority": 1, "compound": False, "shipping": True, "order": 0,
+                                "class": "standard", "postcodes": [], "cities": []}
+        self._apply_tax_rate(rate, body)
+        rate["id"] = self.next_id("tax_rate")
+        self.tax_rates[rate["id"]] = rate
+        return rate
+
+    def update_tax_rate(self, rate: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        self._apply_tax_rate(rate, body)
+        return rate
 
     def next_id(self, kind: str) -> int:
         value = self.seq[kind]
@@ -142,17 +205,19 @@ class Store:
             price = money(prices[0]) if prices else ""
             from woohub.sandbox.woocommerce.payloads import price_html
 
-            html = price_html("", price, False, money(prices[0]), money(prices[-1])) if prices else ""
+            html = price_html("", price, False, money(prices[0]), money(prices[-1]), self.decimals) if prices else ""
             return {"price": price, "on_sale": False, "stock_status": stock_status, "backordered": False,
-                    "price_html": html, "variations": sorted(v for v in p["variations"] if v in self.products)}
+                    "price_html": html, "variations": sorted(v for v in p["variations"] if v in self.products),
+                    "sku": p["sku"], "tax_class": p["tax_class"]}
         from woohub.sandbox.woocommerce.payloads import price_html
 
         price = self._effective_price(p)
         on_sale = p["sale_price"] != "" and dec(p["sale_price"]) < dec(p["regular_price"])
         backordered = bool(p["manage_stock"] and p["backorders"] != "no" and (p["stock_quantity"] or 0) < 0)
         return {"price": price, "on_sale": on_sale, "stock_status": self._stock_status(p),
-                "backordered": backordered, "price_html": price_html(p["regular_price"], price, on_sale),
-                "variations": []}
+                "backordered": backordered,
+                "price_html": price_html(p["regular_price"], price, on_sale, decimals=self.decimals),
+                "variations": [], "sku": self.effective_sku(p), "tax_class": self.effective_tax_class(p)}
 
     @staticmethod
     def _effective_price(p: dict[str, Any]) -> str:
@@ -168,6 +233,21 @@ class Store:
                 return "instock"
             return "onbackorder" if p["backorders"] != "no" else "outofstock"
         return p["stock_status"]
+
+    def effective_sku(self, p: dict[str, Any]) -> str:
+        """A variation without a SKU of its own shows its parent's (which still does not match ?sku=)."""
+        if p["type"] == "variation" and not p["sku"] and p["parent_id"] in self.products:
+            return str(self.products[p["parent_id"]]["sku"])
+        return str(p["sku"])
+
+    def effective_tax_class(self, p: dict[str, Any]) -> str:
+        if p["type"] == "variation" and p["tax_class"] == "parent":
+            parent = self.products.get(p["parent_id"])
+            return str(parent["tax_class"]) if parent else ""
+        return str(p["tax_class"])
+
+    def product_by_sku(self, sku: str) -> dict[str, Any] | None:
+        return next((q for q in self.products.values() if q["sku"] == sku and q["status"] != "trash"), None)
 
     def related_ids(self, p: dict[str, Any]) -> list[int]:
         pool = [q["id"] for q in self.products.values()
@@ -220,6 +300,8 @@ class Store:
             while p["slug"] in taken:
                 p["slug"] = f"{base}-{n}"
                 n += 1
+        if parent:
+            p["tax_class"] = "parent"
         self._apply_product(p, body)
         self.products[pid] = p
         if parent:
@@ -356,15 +438,34 @@ class Store:
 
     # -- orders -----------------------------------------------------------------------------------
 
+    def _line_product(self, spec: dict[str, Any]) -> tuple[int, int]:
+        """``get_product_id``: ``sku`` first, then ``variation_id``, then ``product_id``; none -> 400."""
+        if spec.get("sku"):
+            found = self.product_by_sku(str(spec["sku"]))
+            if found is None:
+                return 0, 0
+            if found["type"] == "variation":
+                return found["parent_id"], found["id"]
+            return found["id"], 0
+        if spec.get("variation_id"):
+            variation = self.products.get(int(spec["variation_id"]))
+            if variation is not None and variation["type"] == "variation":
+                return variation["parent_id"], variation["id"]
+            return int(spec.get("product_id") or 0), int(spec["variation_id"])
+        if spec.get("product_id"):
+            return int(spec["product_id"]), 0
+        raise WooError(400, "woocommerce_rest_required_product_reference", "Product ID or SKU is required.")
+
     def _line_from_product(self, spec: dict[str, Any]) -> dict[str, Any]:
         qty = int(spec.get("quantity", 1))
-        pid = int(spec.get("product_id") or 0)
-        vid = int(spec.get("variation_id") or 0)
+        pid, vid = self._line_product(spec)
         product = self.products.get(pid)
         variation = self.products.get(vid) if vid else None
-        item: dict[str, Any] = {"id": self.next_id("item"), "quantity": qty, "meta_data": [], "parent_name": None}
+        item: dict[str, Any] = {"id": self.next_id("item"), "quantity": qty, "meta_data": [], "parent_name": None,
+                                "tax_class": "", "tax_status": "taxable"}
+        unit = Decimal(0)
         if product is None or product["type"] == "variation" or (vid and variation is None):
-            item.update({"name": "", "product_id": 0, "variation_id": 0, "sku": None, "unit": Decimal(0)})
+            item.update({"name": "", "product_id": 0, "variation_id": 0, "sku": None})
         else:
             source = variation or product
             name = product["name"]
@@ -375,12 +476,19 @@ class Store:
                     item["meta_data"].append({"id": self.next_id("meta"), "key": a["name"].lower(),
                                               "value": a["option"], "display_key": a["name"],
                                               "display_value": a["option"]})
+            price = self.product_derived(source)["price"] if source["type"] == "variable" else \
+                self._effective_price(source)
             item.update({"name": spec.get("name") or name, "product_id": pid, "variation_id": vid,
-                         "sku": source["sku"], "unit": dec(self._effective_price(source))})
-        subtotal = dec(spec["subtotal"]) if spec.get("subtotal") not in (None, "") else item["unit"] * qty
+                         "sku": self.effective_sku(source), "tax_class": self.effective_tax_class(source),
+                         "tax_status": source["tax_status"] if source["type"] != "variation" else
+                         self.products[pid]["tax_status"]})
+            unit = dec(price)
+        line_price = base_net_price(self.tax_env(), unit * qty, item["tax_class"], item["tax_status"] == "taxable")
+        if spec.get("tax_class") is not None and product is not None:
+            item["tax_class"] = str(spec["tax_class"])
+        subtotal = dec(spec["subtotal"]) if spec.get("subtotal") not in (None, "") else line_price
         total = dec(spec["total"]) if spec.get("total") not in (None, "") else subtotal
-        del item["unit"]
-        item["subtotal"], item["total"] = money(subtotal), money(total)
+        item["subtotal"], item["total"] = plain(subtotal), plain(total)
         return item
 
     def _coupon_lines(self, specs: list[dict[str, Any]], order: dict[str, Any]) -> None:
@@ -390,46 +498,23 @@ class Store:
             coupon = next((c for c in self.coupons.values() if c["code"] == code), None)
             if coupon is None:
                 raise WooError(400, "woocommerce_rest_invalid_coupon", f'Coupon "{code}" does not exist!')
-            order["coupon_lines"].append({"id": self.next_id("item"), "code": code, "coupon_id": coupon["id"]})
-
-    def _apply_coupons(self, order: dict[str, Any]) -> None:
-        items = [i for i in order["line_items"]]
-        for item in items:
-            item["total"] = item["subtotal"]
-        for line in order["coupon_lines"]:
-            coupon = self.coupons.get(line["coupon_id"])
-            discount = Decimal(0)
-            if coupon is not None:
-                amount = dec(coupon["amount"])
-                subtotal = sum((dec(i["total"]) for i in items), Decimal(0))
-                for item in items:
-                    if coupon["discount_type"] == "percent":
-                        cut = (dec(item["total"]) * amount / 100).quantize(Decimal("0.01"))
-                    else:
-                        cut = (amount * dec(item["total"]) / subtotal).quantize(Decimal("0.01")) if subtotal else 0
-                    item["total"] = money(dec(item["total"]) - cut)
-                    discount += cut
-                info = f'[{coupon["id"]},"{coupon["code"]}","{coupon["discount_type"]}",{plain_decimal(amount)}]'
-                line.update({"discount_type": coupon["discount_type"],
-                             "nominal_amount": int(amount) if amount == int(amount) else float(amount)})
-            else:
-                info = "[]"
-                line.update({"discount_type": "fixed_cart", "nominal_amount": 0})
-            line["discount"] = plain_decimal(discount)
-            if not line.get("meta_data"):
-                line["meta_data"] = [{"id": self.next_id("meta"), "key": "coupon_info", "value": info,
-                                      "display_key": "coupon_info", "display_value": info}]
+            amount = dec(coupon["amount"])
+            info = f'[{coupon["id"]},"{coupon["code"]}","{coupon["discount_type"]}",{plain_decimal(amount)}]'
+            order["coupon_lines"].append({
+                "id": self.next_id("item"), "code": code, "coupon_id": coupon["id"], "discount": "0",
+                "discount_tax": "0", "discount_type": coupon["discount_type"],
+                "nominal_amount": int(amount) if amount == int(amount) else float(amount),
+                "meta_data": [{"id": self.next_id("meta"), "key": "coupon_info", "value": info,
+                               "display_key": "coupon_info", "display_value": info}],
+            })
 
     def _recalculate(self, order: dict[str, Any]) -> None:
-        if order["coupon_lines"]:
-            self._apply_coupons(order)
-        lines = sum((dec(i["total"]) for i in order["line_items"]), Decimal(0))
-        subtotal = sum((dec(i["subtotal"]) for i in order["line_items"]), Decimal(0))
-        shipping = sum((dec(s["total"]) for s in order["shipping_lines"]), Decimal(0))
-        fees = sum((dec(f["total"]) for f in order["fee_lines"]), Decimal(0))
-        order["discount_total"] = money(subtotal - lines)
-        order["shipping_total"] = money(shipping)
-        order["total"] = money(lines + shipping + fees)
+        """``calculate_totals``: coupons, taxes (when enabled) and totals, with the settings now in force."""
+        coupons = []
+        for line in order["coupon_lines"]:
+            coupon = self.coupons.get(line["coupon_id"])
+            coupons.append(coupon if coupon is not None else {"amount": "0", "discount_type": "fixed_cart"})
+        calculate_totals(self.tax_env(), order, coupons, lambda: self.next_id("item"))
 
     def _check_billing_email(self, body: dict[str, Any], batch: bool) -> None:
         billing = body.get("billing")
@@ -463,7 +548,9 @@ class Store:
         order: dict[str, Any] = {
             "id": oid, "parent_id": int(body.get("parent_id", 0)), "status": "pending",
             "currency": body.get("currency", "USD"), "created": now, "modified": now, "paid": None,
-            "completed": None, "discount_total": "0.00", "shipping_total": "0.00", "total": "0.00",
+            "completed": None, "discount_total": "0", "discount_tax": "0", "shipping_total": "0", "shipping_tax": "0",
+            "cart_tax": "0", "total_tax": "0", "total": "0", "tax_lines": [],
+            "prices_include_tax": self.settings["woocommerce_prices_include_tax"] == "yes",
             "customer_id": customer_id, "order_key": self.order_key(), "billing": {}, "shipping": {},
             "payment_method": "", "payment_method_title": "", "transaction_id": "",
             "created_via": body.get("created_via", "rest-api"), "customer_note": "", "meta_data": [],
@@ -503,26 +590,28 @@ class Store:
                     qty = int(spec.get("quantity", existing["quantity"]))
                     unit = dec(existing["subtotal"]) / existing["quantity"] if existing["quantity"] else Decimal(0)
                     existing["quantity"] = qty
-                    existing["subtotal"] = money(dec(spec["subtotal"]) if spec.get("subtotal") else unit * qty)
-                    existing["total"] = money(dec(spec["total"]) if spec.get("total") else dec(existing["subtotal"]))
+                    existing["subtotal"] = plain(dec(spec["subtotal"]) if spec.get("subtotal") else unit * qty)
+                    existing["total"] = plain(dec(spec["total"]) if spec.get("total") else dec(existing["subtotal"]))
                 else:
                     order["line_items"].append(self._line_from_product(spec))
         if "shipping_lines" in body:
             for spec in body["shipping_lines"]:
                 order["shipping_lines"].append({"id": self.next_id("item"), "method_title": spec.get("method_title", ""),
                                                 "method_id": spec.get("method_id", ""),
-                                                "total": money(dec(spec.get("total", "0")))})
+                                                "total": plain(dec(spec.get("total", "0")))})
         if "fee_lines" in body:
             for spec in body["fee_lines"]:
                 order["fee_lines"].append({"id": self.next_id("item"), "name": spec.get("name", ""),
+                                           "tax_class": str(spec.get("tax_class") or ""),
                                            "tax_status": spec.get("tax_status", "taxable"),
-                                           "total": money(dec(spec.get("total", "0")))})
+                                           "total": plain(dec(spec.get("total", "0")))})
         if "coupon_lines" in body:
             self._coupon_lines(body["coupon_lines"], order)
         if "meta_data" in body:
             for m in body["meta_data"]:
                 order["meta_data"].append(self.meta(str(m.get("key", "")), m.get("value")))
-        if any(k in body for k in ("line_items", "shipping_lines", "fee_lines", "coupon_lines")):
+        if creating or any(k in body for k in ("billing", "shipping", "line_items", "shipping_lines", "fee_lines",
+                                                "coupon_lines")):
             self._recalculate(order)
         if "coupon_lines" in body:
             for line in order["coupon_lines"]:

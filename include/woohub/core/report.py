@@ -1,0 +1,44 @@
+"""The run report: counts per object, what the run quarantined, the open and exhausted dead letters, and
+one alert per newly exhausted dead letter. Runs as the DAG's teardown, so it reports failed runs too."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+
+from woohub.core import dead_letters, quarantine
+from woohub.core.alerts import send_alert
+from woohub.core.run_stats import run_counts
+
+log = logging.getLogger(__name__)
+
+
+def report_run(engine: Engine, run_id: str, dag_id: str = "woohub") -> dict[str, Any]:
+    """Log and return the run's counts per object, its quarantined records and the dead letters; give back
+    the dead-letter claims the run did not use; alert once per newly exhausted letter."""
+    released = dead_letters.release_claims(engine, run_id)
+    counts = run_counts(engine, run_id)
+    found = quarantine.quarantined(engine, run_id=run_id)
+    letters = dead_letters.dead_letters(engine)
+    exhausted = [row for row in letters if row["state"] == dead_letters.EXHAUSTED]
+    for object_type, row in sorted(counts.items()):
+        log.info("%s %s: %s", run_id, object_type, ", ".join(f"{k}={v}" for k, v in row.items()))
+    if found:
+        log.warning("%d record(s) quarantined in this run (the quarantine table lists their reasons)", len(found))
+    if letters:
+        worst = max(letters, key=lambda r: r["attempts"])
+        log.warning("%d dead letter(s) open, %d exhausted; most attempts: %s %s (%d, last error %s)",
+                    len(letters) - len(exhausted), len(exhausted), worst["object_type"], worst["source_key"],
+                    worst["attempts"], worst["error_code"])
+    if released:
+        log.info("released %d dead-letter claim(s) this run did not retry", released)
+    newly = dead_letters.take_unalerted_exhausted(engine)
+    if newly:
+        listed = ", ".join(f"{r['object_type']} {r['source_key']} ({r['error_code']})" for r in newly[:20])
+        send_alert(f"woohub: {dag_id}: {len(newly)} dead letter(s) exhausted after {newly[0]['attempts']} "
+                   f"attempts and no longer retried; requeue with `python -m woohub dead-letters requeue` or "
+                   f"the DAG param requeue_dead_letters: {listed}")
+    return {"counts": counts, "quarantined": len(found), "dead_letters_open": len(letters) - len(exhausted),
+            "dead_letters_exhausted": len(exhausted), "newly_exhausted": len(newly)}
