@@ -105,4 +105,22 @@ def coerce(definition: dict[str, Any], raw: Any, *, allowed: list[str] | None = 
     if len(text) > MAX_STRING:
         raise PropertyProblem(name, "INVALID_PROPERTY_VALUE",
                               f"{name} is longer than the maximum of {MAX_STRING} characters.")
+    if definition.get("fieldType") == "email" or name == "email":
+        if not is_hubspot_email(text):
+            raise PropertyProblem(name, "INVALID_EMAIL", f"Email address {text} is invalid")
     return text
+
+
+_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_EMAIL_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
+
+
+def is_hubspot_email(text: str) -> bool:
+    """HubSpot refuses addresses a mail server would: a dot at either end of the local part or two in a
+    row, a domain without a dot, labels starting or ending with a hyphen, a one-letter top-level domain
+    (WooCommerce's ``is_email`` lets several of these through)."""
+    local, at, domain = text.rpartition("@")
+    if not at or not local or len(local) > 64 or not _EMAIL_LOCAL.match(local):
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(_EMAIL_LABEL.match(label) for label in labels) and len(labels[-1]) >= 2

@@ -312,8 +312,14 @@ def calculate_totals(env: TaxEnv, order: dict[str, Any], coupons: list[dict[str,
     order["total_tax"] = plain(cart_tax + shipping_tax)
     # calculate_totals
     dp = env.decimals
-    subtotal = sum((dec(i["subtotal"]) for i in items), ZERO)
-    lines_total = sum((dec(i["total"]) for i in items), ZERO)
+
+    def line_amount(value: Any) -> Decimal:
+        # WC_Item_Totals::get_rounded_items_total: each line is rounded to the store's decimals before
+        # the sum, unless taxes are rounded at subtotal (then the unrounded lines are summed)
+        return dec(value) if env.round_at_subtotal else round_half_up(dec(value), dp)
+
+    subtotal = sum((line_amount(i["subtotal"]) for i in items), ZERO)
+    lines_total = sum((line_amount(i["total"]) for i in items), ZERO)
     shipping_total = sum((round_half_up(dec(s["total"]), dp) for s in order["shipping_lines"]), ZERO)
     fees = sum((dec(f["total"]) for f in order["fee_lines"]), ZERO)
     subtotal_tax = sum((dec(v) for i in items for v in i["taxes"].get("subtotal", {}).values()), ZERO)
