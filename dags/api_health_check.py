@@ -35,7 +35,7 @@ _WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_defa
     doc_md=__doc__,
     tags=["woohub", "monitoring", "hubspot", "woocommerce"],
     default_args={"owner": "data-team", "on_failure_callback": on_task_failure,
-                  "retries": 2, "retry_delay": timedelta(minutes=1)},
+                  "retries": 2, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=5)},
 )
 def api_health_check() -> None:
     @task

@@ -9,7 +9,36 @@ from typing import Any
 
 from woohub.sandbox.control import free_port
 
-__all__ = ["free_port", "run_dag_test"]
+__all__ = ["POSTGRES_URL_VAR", "free_port", "postgres_database", "run_dag_test"]
+
+POSTGRES_URL_VAR = "WOOHUB_TEST_POSTGRES_URL"
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the server named by ``WOOHUB_TEST_POSTGRES_URL`` (the caller skips without it),
+    as a SQLAlchemy URL; dropped afterwards, its pooled connections first."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from woohub.staging.database import engine_for_url
+
+    server = make_url(os.environ[POSTGRES_URL_VAR])
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        engine_for_url(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @contextmanager

@@ -109,3 +109,29 @@ def test_parsing_touches_no_network_or_database() -> None:
     assert report["dags"], "the probe parsed no DAG"
     assert report["errors"] == {}
     assert report["hits"] == [], f"parse-time network/database access: {report['hits']}"
+
+
+def test_every_task_has_an_execution_timeout() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT_ROOT
+
+    dags = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags
+    missing = [f"{dag_id}.{task.task_id}" for dag_id, dag in dags.items() for task in dag.tasks
+               if task.execution_timeout is None]
+    assert dags and missing == []
+
+
+def test_sync_params_are_typed_for_the_trigger_form() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT_ROOT
+
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "woocommerce_to_hubspot.py")).dags["woocommerce_to_hubspot"]
+    schema = {name: dag.params.get_param(name).schema for name in dag.params}
+    assert {name: s["type"] for name, s in schema.items()} == {
+        "full_resync": "boolean", "dry_run": "boolean", "recheck_quarantine": "boolean",
+        "requeue_dead_letters": "boolean", "max_quarantine_share": "number", "quarantine_floor": "integer",
+        "window_start": ["null", "string"], "window_end": ["null", "string"]}
+    assert schema["window_start"]["format"] == schema["window_end"]["format"] == "date-time"
+    assert (schema["max_quarantine_share"]["minimum"], schema["max_quarantine_share"]["maximum"]) == (0, 1)

@@ -7,9 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,28 +25,6 @@ def airflow_db() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def _postgres_database() -> Iterator[str]:
-    """A fresh database on the server named by WOOHUB_TEST_POSTGRES_URL, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server = make_url(os.environ[POSTGRES_URL_VAR])
-    name = f"woohub_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        from woohub.staging.database import engine_for_url
-
-        url = server.set(database=name).render_as_string(hide_password=False)
-        engine_for_url(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def staging_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The staging database as a SQLAlchemy URL, and the ``woohub_staging`` connection pointing at it."""
@@ -59,7 +37,9 @@ def staging_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyt
     if not os.getenv(POSTGRES_URL_VAR):
         pytest.skip(f"PostgreSQL staging tests need {POSTGRES_URL_VAR} (a SQLAlchemy URL of a server that "
                     "lets this user create databases); .ci/run sets it")
-    for url in _postgres_database():
+    from tests.helpers import postgres_database
+
+    with postgres_database("woohub_test") as url:
         monkeypatch.setenv("AIRFLOW_CONN_WOOHUB_STAGING", json.dumps(
             {"conn_type": "postgres", "extra": {"sqlalchemy_url": url}}))
         yield url
@@ -80,3 +60,18 @@ def gx_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Task retries still happen, one second apart (the DAG reads this when it is parsed)."""
     monkeypatch.setenv("WOOHUB_RETRY_DELAY_SECONDS", "1")
+
+
+#: the small seeded store most end-to-end tests sync
+STORE = {"seed": 11, "customers": 12, "products": 10, "orders": 36}
+
+
+@pytest.fixture
+def seeded(sandbox: Any) -> Iterator[Any]:
+    """Both sandboxes seeded with :data:`STORE`; faults and the shop's clock are cleared afterwards."""
+    sandbox.woo.reset(**STORE)
+    sandbox.hubspot.reset(**STORE)
+    yield sandbox
+    sandbox.woo.clear_faults()
+    sandbox.hubspot.clear_faults()
+    sandbox.woo.configure(clock=None)

@@ -17,7 +17,6 @@ from tests.conftest import Sandbox
 pytestmark = pytest.mark.usefixtures("airflow_db", "gx_root")
 
 DAG_ID = "woocommerce_to_hubspot"
-STORE = {"seed": 11, "customers": 12, "products": 10, "orders": 36}
 
 
 def woo(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> Any:
@@ -80,13 +79,6 @@ def hubspot_writes(sandbox: Sandbox) -> int:
     return sum(n for route, n in routes.items()
                if route.startswith(("POST", "PATCH", "PUT", "DELETE")) and "/search" not in route
                and "batch/read" not in route)
-
-
-@pytest.fixture
-def seeded(sandbox: Sandbox) -> Sandbox:
-    sandbox.woo.reset(**STORE)
-    sandbox.hubspot.reset(**STORE)
-    return sandbox
 
 
 def test_first_run_syncs_every_record_once_and_second_run_writes_nothing(seeded: Sandbox, staging_url: str) -> None:

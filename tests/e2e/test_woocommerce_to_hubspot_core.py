@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from tests.conftest import PROJECT_ROOT, Sandbox
+from tests.e2e.conftest import STORE
 from tests.e2e.test_woocommerce_to_hubspot import (
-    STORE,
     at,
     hubspot_records,
     hubspot_writes,
@@ -31,16 +31,6 @@ from tests.e2e.test_woocommerce_to_hubspot_faults import assert_everything_once,
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "gx_root")
 SQLITE_ONLY = pytest.mark.parametrize("staging_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def seeded(sandbox: Sandbox) -> Sandbox:
-    sandbox.woo.reset(**STORE)
-    sandbox.hubspot.reset(**STORE)
-    yield sandbox
-    sandbox.woo.clear_faults()
-    sandbox.hubspot.clear_faults()
-    sandbox.woo.configure(clock=None)
 
 
 def now_minute() -> datetime:

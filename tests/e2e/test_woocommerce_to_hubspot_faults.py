@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, Sandbox
 from tests.e2e.test_woocommerce_to_hubspot import (
-    STORE,
     hubspot_records,
     run_dag,
     staging_rows,
@@ -27,15 +26,6 @@ from tests.e2e.test_woocommerce_to_hubspot import (
 # Failure handling does not depend on the staging engine: these run on SQLite only (the happy paths run on both).
 pytestmark = [pytest.mark.usefixtures("airflow_db", "gx_root"),
               pytest.mark.parametrize("staging_url", ["sqlite"], indirect=True)]
-
-
-@pytest.fixture
-def seeded(sandbox: Sandbox) -> Sandbox:
-    sandbox.woo.reset(**STORE)
-    sandbox.hubspot.reset(**STORE)
-    yield sandbox
-    sandbox.woo.clear_faults()
-    sandbox.hubspot.clear_faults()
 
 
 def assert_everything_once(sandbox: Sandbox, staging_url: str) -> None:

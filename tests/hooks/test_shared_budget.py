@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,26 +40,13 @@ def budget_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         yield url
         engine_for_url(url).dispose()
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server_url = os.getenv(POSTGRES_URL_VAR)
-    if not server_url:
+    if not os.getenv(POSTGRES_URL_VAR):
         pytest.skip(f"PostgreSQL budget tests need {POSTGRES_URL_VAR}; .ci/run sets it")
-    server = make_url(server_url)
-    name = f"woohub_budget_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
+    from tests.helpers import postgres_database
+
+    with postgres_database("woohub_budget") as url:
         migrate(engine_for_url(url))
         yield url
-    finally:
-        engine_for_url(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

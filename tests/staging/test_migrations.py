@@ -4,13 +4,11 @@ running them again changes nothing."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from woohub.staging.database import engine_for_url, migrate
 from woohub.staging.schema import metadata
@@ -24,19 +22,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server_url = os.getenv("WOOHUB_TEST_POSTGRES_URL")
     if not server_url:
         pytest.skip("PostgreSQL staging tests need WOOHUB_TEST_POSTGRES_URL; .ci/run sets it")
-    server = make_url(server_url)
-    name = f"woohub_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
+    from tests.helpers import postgres_database
+
+    with postgres_database("woohub_mig") as url:
         yield url
-    finally:
-        engine_for_url(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migrations_match_the_declared_schema(database_url: str) -> None:
