@@ -151,10 +151,16 @@ def test_batch_limit_and_per_item_errors(woo: Any) -> None:
 
 
 def test_seed_is_deterministic_and_messy(sandbox: Any) -> None:
-    sandbox.woo.reset(seed=7)
-    first = sandbox.woo.state()
-    sandbox.woo.reset(seed=7)
-    assert sandbox.woo.state() == first
+    # seeded dates are relative to the store's clock: the same seed at the same clock gives the same store
+    # (two resets a second boundary apart would shift every date by a second)
+    sandbox.woo.configure(clock="2026-11-30T12:00:00")
+    try:
+        sandbox.woo.reset(seed=7)
+        first = sandbox.woo.state()
+        sandbox.woo.reset(seed=7)
+        assert sandbox.woo.state() == first
+    finally:
+        sandbox.woo.configure(clock=None)
     store = first["store"]
     statuses = Counter(o["status"] for o in store["orders"])
     assert {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "trash"} <= set(statuses)

@@ -278,6 +278,27 @@ def _outcome(stream: str, suite: str, frame: pd.DataFrame, quarantined: dict[str
                              statistics=statistics, data_docs_path=docs)
 
 
+def combine_outcomes(first: ValidationOutcome | None, second: ValidationOutcome) -> ValidationOutcome:
+    """Two chunks' outcomes of one stream as one (a stream validated chunk by chunk keeps its memory
+    flat): counts, valid ids, reasons and warning counts add up; the share is over both."""
+    if first is None:
+        return second
+    quarantined = {**first.quarantined, **second.quarantined}
+    total = first.total + second.total
+    warnings = dict(first.warnings)
+    for label, count in second.warnings.items():
+        warnings[label] = warnings.get(label, 0) + count
+    statistics = {key: first.statistics.get(key, 0) + second.statistics.get(key, 0)
+                  for key in ("total", "valid", "quarantined", "warning_rows", "evaluated_expectations",
+                              "unsuccessful_expectations")}
+    statistics["bad_share"] = round(len(quarantined) / total, 6) if total else 0.0
+    statistics["chunks"] = first.statistics.get("chunks", 1) + second.statistics.get("chunks", 1)
+    return ValidationOutcome(stream=first.stream, suite=first.suite, total=total,
+                             valid_ids=first.valid_ids + second.valid_ids, quarantined=quarantined,
+                             warnings=warnings, bad_share=len(quarantined) / total if total else 0.0,
+                             statistics=statistics, data_docs_path=second.data_docs_path or first.data_docs_path)
+
+
 def enforce_threshold(outcome: ValidationOutcome, max_bad_share: float, floor: int = 0) -> None:
     """Raise ``DataQualityError`` when more than ``max(floor, max_bad_share x total)`` of the stream's
     records were quarantined (the floor keeps one bad record in a small window from failing the run)."""
@@ -305,5 +326,5 @@ def build_data_docs(gx_root: str | os.PathLike[str] | None = None) -> str:
 
 __all__ = [
     "DataQualityError", "ORDER_STATUSES_PARAMETER", "SUITE_BY_STREAM", "ValidationOutcome", "build_data_docs",
-    "enforce_threshold", "ensure_checkpoint", "resolve_gx_root", "suite_parameters", "validate_staged",
+    "combine_outcomes", "enforce_threshold", "ensure_checkpoint", "resolve_gx_root", "suite_parameters", "validate_staged",
 ]

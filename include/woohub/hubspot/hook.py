@@ -63,7 +63,8 @@ from woohub.hubspot import search as searching
 from woohub.hubspot.auth import BearerAuth, OAuthTokenSource
 
 BATCH_SIZE = 100
-ASSOCIATION_BATCH_SIZE = 1000
+#: associations v4 batch create takes up to 2,000 inputs (batch read up to 1,000)
+ASSOCIATION_BATCH_SIZE = 2000
 # HubSpot counts a call when it arrives, we when we send it: a call we think left the window may still be
 # in the server's (latency, retries of slow calls). Half a second of slack kept a 24-call burst against a
 # 20-per-10-s limit free of 429s where the bare window let one through under load.
@@ -357,7 +358,7 @@ class HubSpotHook(ApiHook):
 
     def batch_associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], *,
                         association_type_id: int, category: str = "HUBSPOT_DEFINED") -> list[RecordOutcome]:
-        """Create v4 associations ``from_id -> to_id`` with one type (chunks of 1,000; safe to repeat).
+        """Create v4 associations ``from_id -> to_id`` with one type (chunks of 2,000; safe to repeat).
         Outcome key: ``"<from_id>-<to_id>"``, matched to each result's ``fromObjectId``/``toObjectId``."""
         types = [{"associationCategory": category, "associationTypeId": association_type_id}]
         inputs = [{"from": {"id": str(a)}, "to": {"id": str(b)}, "types": types} for a, b in pairs]

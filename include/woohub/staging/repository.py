@@ -165,8 +165,12 @@ def iter_staged_records(engine: Engine, stream: str, source_ids: Iterable[str] |
             yield [found[i] for i in batch if i in found]
 
 
-def _id_order(source_id: str) -> tuple[int, int | str]:
+def source_id_order(source_id: str) -> tuple[int, int | str]:
+    """Sort key of source ids: numeric ids by value, then the others as text."""
     return (0, int(source_id)) if source_id.isdigit() else (1, source_id)
+
+
+_id_order = source_id_order
 
 
 def staged_payloads(engine: Engine, stream: str, *, run_id: str | None = None,

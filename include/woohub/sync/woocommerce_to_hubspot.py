@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from woohub.core import quarantine, runs
 from woohub.core.locks import exclusive
+from woohub.core.progress import Progress
 from woohub.core.run_stats import record_counts
 from woohub.core.runs import RunPlan
 from woohub.staging import repository
@@ -42,6 +43,19 @@ OBJECT_OF_STREAM = {ORDERS: "deals", CUSTOMERS: "contacts", PRODUCTS: "products"
 ID_MAP_TYPE = {"products": "product", "contacts": "contact", "deals": "deal", "line_items": "line_item"}
 # HubSpot object -> the staged stream whose sync is complete once that object is loaded.
 COMPLETES_STREAM = {"products": PRODUCTS, "contacts": CUSTOMERS, "line_items": ORDERS}
+
+
+def validate_chunk() -> int:
+    """Staged records per Great Expectations run (``WOOHUB_VALIDATE_CHUNK``, default 2,000): a stream is
+    validated chunk by chunk, so memory does not grow with the store (GX on 5,000 orders at once costs
+    about 230 MiB more than on none)."""
+    return int(os.getenv("WOOHUB_VALIDATE_CHUNK", "2000"))
+
+
+def load_chunk() -> int:
+    """Source records (orders, customers, products) mapped and loaded at a time (``WOOHUB_LOAD_CHUNK``,
+    default 2,500)."""
+    return int(os.getenv("WOOHUB_LOAD_CHUNK", "2500"))
 
 
 def customer_full_scan_every() -> timedelta:
@@ -112,19 +126,20 @@ def validate_stream(engine: Engine, stream: str, plan: RunPlan, *,
     their reasons, release the ones that pass now, and fail (after recording) when more than
     ``max(quarantine_floor, max_quarantine_share x total)`` records fail. Orders in a currency the portal
     has not enabled (``enabled_currencies``) are quarantined with that reason."""
-    from woohub.core.quality import enforce_threshold, validate_staged
+    from woohub.core.quality import combine_outcomes, enforce_threshold
 
-    records = repository.staged_records(engine, stream, runs.candidate_ids(engine, stream, plan))
+    candidates = runs.candidate_ids(engine, stream, plan)
     orders = stream == ORDERS
     known_products = {int(i) for i in repository.staged_hashes(engine, PRODUCTS) if i.isdigit()} if orders else None
-    outcome = validate_staged(stream.split(".", 1)[1], [r.payload for r in records], run_id=plan.run_id,
-                              known_product_ids=known_products,
-                              enabled_currencies=enabled_currencies if orders else None, mapping=mapping)
-    hashes = {r.source_id: r.content_hash for r in records}
-    quarantine.quarantine_records(engine, plan.run_id, stream, outcome.quarantined, hashes)
-    passed = {source_id: hashes[source_id] for source_id in outcome.valid_ids if source_id in hashes}
-    repository.mark_validated(engine, stream, passed)
-    released = quarantine.release(engine, plan.run_id, stream, passed)
+    outcome, released = None, 0
+    with Progress(f"validate {stream}", total=len(candidates)) as progress:
+        for records in repository.iter_staged_records(engine, stream, candidates, batch_size=validate_chunk()):
+            chunk, chunk_released = _validate_chunk(engine, stream, plan, records, known_products,
+                                                    enabled_currencies if orders else None, mapping)
+            outcome, released = combine_outcomes(outcome, chunk), released + chunk_released
+            progress.advance(len(records))
+    if outcome is None:  # no candidates: the empty outcome, without a GX run
+        outcome, released = _validate_chunk(engine, stream, plan, [], known_products, None, mapping)
     record_counts(engine, plan.run_id, OBJECT_OF_STREAM[stream], extracted=outcome.total,
                   valid=len(outcome.valid_ids), quarantined=len(outcome.quarantined))
     for source_id, reasons in sorted(outcome.quarantined.items())[:50]:
@@ -140,51 +155,87 @@ def validate_stream(engine: Engine, stream: str, plan: RunPlan, *,
             "data_docs": outcome.data_docs_path}
 
 
+def _validate_chunk(engine: Engine, stream: str, plan: RunPlan, records: list[StagedRecord],
+                    known_products: set[int] | None, enabled_currencies: list[str] | None,
+                    mapping: Any) -> tuple[Any, int]:
+    """Validate one chunk of staged records: quarantine its failures, mark and release what passed.
+    Returns the chunk's outcome and how many records left quarantine."""
+    from woohub.core.quality import validate_staged
+
+    outcome = validate_staged(stream.split(".", 1)[1], [r.payload for r in records], run_id=plan.run_id,
+                              known_product_ids=known_products, enabled_currencies=enabled_currencies,
+                              mapping=mapping)
+    hashes = {r.source_id: r.content_hash for r in records}
+    quarantine.quarantine_records(engine, plan.run_id, stream, outcome.quarantined, hashes)
+    passed = {source_id: hashes[source_id] for source_id in outcome.valid_ids if source_id in hashes}
+    repository.mark_validated(engine, stream, passed)
+    return outcome, quarantine.release(engine, plan.run_id, stream, passed)
+
+
 @dataclass
 class MappedFrame:
-    """A mapped frame ready for a loader, the staged record behind each key (for dead letters) and the
-    staged versions it was built from (marked synced once the load completes)."""
+    """A mapped frame ready for a loader, the staged record behind each key (for dead letters), the
+    staged versions it was built from (marked synced once the load completes) and how many source records
+    it covers (for progress lines)."""
 
     frame: Any
     source_refs: dict[str, str]
     versions: dict[str, dict[str, str]]
+    records: int = 0
 
 
 def load_object(hook: Any, engine: Engine, object_type: str, plan: RunPlan, mapping: Any = None) -> dict[str, Any]:
-    """Map the run's validated candidates to one HubSpot object type and load them, under the object's lock;
-    record the counts, and mark the staged versions synced once the object that completes them is loaded.
+    """Map the run's validated candidates to one HubSpot object type and load them chunk by chunk
+    (``WOOHUB_LOAD_CHUNK`` source records at a time, so memory does not grow with the store), under the
+    object's lock; after each chunk the staged versions it completes are marked synced. Record the counts.
     A dry run maps and compares with the ledger, and writes nothing."""
-    from woohub.hubspot.load import LoadOptions
+    from woohub.hubspot.load import LoadOptions, LoadResult
     from woohub.mapping.woocommerce_to_hubspot import load_mapping
 
     mapping = mapping or load_mapping()
+    totals, rows, unlinked = LoadResult(), 0, []
+    dry: dict[str, int] = {}
     with exclusive(engine, f"load.hubspot.{object_type}"):
-        mapped = _FRAMES[object_type](engine, plan, mapping)
-        if plan.dry_run:
-            return _dry_run_counts(engine, object_type, mapped.frame, plan)
-        options = LoadOptions(source_refs=mapped.source_refs, rewrite=plan.rewrite)
-        result = _LOADERS[object_type](hook, engine, mapped.frame, plan.run_id, options)
-        completed = COMPLETES_STREAM.get(object_type)
-        if completed:
-            repository.mark_synced(engine, completed, mapped.versions.get(completed, {}))
-    counts = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-              "failed": result.failed, "api_calls": result.api_calls}
+        with Progress(f"load {object_type}", calls=hook.calls_spent) as progress:
+            for mapped in _FRAMES[object_type](engine, plan, mapping, progress):
+                if plan.dry_run:
+                    for name, count in _dry_run_counts(engine, object_type, mapped.frame, plan).items():
+                        dry[name] = dry.get(name, 0) + count
+                    progress.advance(mapped.records)
+                    continue
+                options = LoadOptions(source_refs=mapped.source_refs, rewrite=plan.rewrite)
+                result = _LOADERS[object_type](hook, engine, mapped.frame, plan.run_id, options)
+                completed = COMPLETES_STREAM.get(object_type)
+                if completed:
+                    repository.mark_synced(engine, completed, mapped.versions.get(completed, {}))
+                if object_type == "line_items":
+                    unlinked += _unlinked_product_lines(mapped.frame, result.unlinked_line_items)
+                totals.add(result)
+                rows += len(mapped.frame)
+                progress.advance(mapped.records)
+    if plan.dry_run:
+        log.info("dry run: %s: %d would be created, %d would be updated (content or links changed), %d "
+                 "unchanged; nothing written to HubSpot", object_type, dry.get("would_create", 0),
+                 dry.get("would_update", 0), dry.get("unchanged", 0))
+        return {"dry_run": True, "would_create": dry.get("would_create", 0),
+                "would_update": dry.get("would_update", 0), "unchanged": dry.get("unchanged", 0)}
+    counts = {"created": totals.created, "updated": totals.updated, "unchanged": totals.unchanged,
+              "failed": totals.failed, "api_calls": totals.api_calls}
     if object_type == "line_items":
-        counts.update(extracted=len(mapped.frame), valid=len(mapped.frame))
+        counts.update(extracted=rows, valid=rows)
     record_counts(engine, plan.run_id, object_type, **counts)
-    for failure in result.failures[:50]:
+    for failure in totals.failures[:50]:
         log.warning("%s %s not loaded: %s %s", object_type, failure["source_key"], failure["error_code"],
                     failure["error_message"])
-    unlinked = (_unlinked_product_lines(mapped.frame, result.unlinked_line_items)
-                if object_type == "line_items" else [])
     if unlinked:
         log.warning("%d product line item(s) have no HubSpot product link (product gone from WooCommerce, "
-                    "or quarantined): %s", len(unlinked), ", ".join(unlinked[:20]))
-    return {**counts, "archived": result.archived, "unlinked_line_items": len(unlinked)}
+                    "or quarantined): %s", len(unlinked), ", ".join(sorted(unlinked)[:20]))
+    return {**counts, "archived": totals.archived, "unlinked_line_items": len(unlinked)}
 
 
-def _dry_run_counts(engine: Engine, object_type: str, frame: Any, plan: RunPlan) -> dict[str, Any]:
-    """What a load would write: records the ledger has not seen, and records whose content changed."""
+def _dry_run_counts(engine: Engine, object_type: str, frame: Any, plan: RunPlan) -> dict[str, int]:
+    """What a load of ``frame`` would write: records the ledger has not seen, and records whose content
+    changed."""
     from woohub.core.ledger import id_map_rows
 
     keys = list(dict.fromkeys(frame["source_key"])) if len(frame) else []
@@ -193,10 +244,7 @@ def _dry_run_counts(engine: Engine, object_type: str, frame: Any, plan: RunPlan)
                                                                          frame["properties"], strict=True)}
     new = [k for k in keys if not (known.get(k) or {}).get("hubspot_id")]
     changed = [k for k in keys if k not in new and known[k].get("content_hash") != hashes[k]]
-    log.info("dry run: %s: %d would be created, %d would be updated (content or links changed), %d "
-             "unchanged; nothing written to HubSpot", object_type, len(new), len(changed),
-             len(keys) - len(new) - len(changed))
-    return {"dry_run": True, "would_create": len(new), "would_update": len(changed),
+    return {"would_create": len(new), "would_update": len(changed),
             "unchanged": len(keys) - len(new) - len(changed)}
 
 
@@ -221,29 +269,59 @@ _LOADERS = {"products": _loader("load_products"), "contacts": _loader("load_cont
 
 
 def loadable_records(engine: Engine, stream: str, plan: RunPlan) -> list[StagedRecord]:
-    """The validated candidates of ``stream`` for ``plan``'s run, newest staged version of each."""
+    """The validated candidates of ``stream`` for ``plan``'s run, newest staged version of each (all at
+    once: the loads read them chunk by chunk through :func:`iter_loadable_records`)."""
     return repository.staged_records(engine, stream, runs.loadable_ids(engine, stream, plan))
+
+
+def iter_loadable_records(engine: Engine, stream: str, ids: set[str],
+                          chunk: int | None = None) -> Iterator[list[StagedRecord]]:
+    """The staged records of ``ids`` (validated candidates), ``chunk`` (default :func:`load_chunk`) at a
+    time, by source id."""
+    yield from repository.iter_staged_records(engine, stream, ids, batch_size=chunk or load_chunk())
 
 
 def _versions(records: list[StagedRecord]) -> dict[str, str]:
     return {r.source_id: r.content_hash for r in records}
 
 
-def _products_frame(engine: Engine, plan: RunPlan, mapping: Any) -> MappedFrame:
+def _products_frames(engine: Engine, plan: RunPlan, mapping: Any, progress: Progress) -> Iterator[MappedFrame]:
+    """Products and variations, a chunk of whole families at a time (a variation maps with its parent's
+    name, status and SKU when the parent is a candidate too); parents outside the candidates lend their
+    staged SKU."""
     from woohub.mapping.woocommerce_to_hubspot import map_products
 
-    records = loadable_records(engine, PRODUCTS, plan)
-    products = [r.payload for r in records]
-    variations = [p for p in products if p.get("type") == "variation"]
-    parents = [p for p in products if p.get("type") != "variation"]
-    # a variation without its own SKU shows its parent's: the parent's SKU tells, also when only the
-    # variation changed
-    have = {str(p.get("id")) for p in parents}
-    missing = {str(v.get("parent_id")) for v in variations if v.get("parent_id")} - have
-    parent_skus = {r.source_id: r.payload.get("sku") for r in repository.staged_records(engine, PRODUCTS, missing)}
-    frame = map_products(parents, variations, mapping, parent_skus=parent_skus)
-    return MappedFrame(frame, {key: f"{PRODUCTS}:{key}" for key in frame["source_key"]},
-                       {PRODUCTS: _versions(records)})
+    ids = runs.loadable_ids(engine, PRODUCTS, plan)
+    progress.set_total(len(ids))
+    for chunk_ids in _product_family_chunks(engine, ids, load_chunk()):
+        records = repository.staged_records(engine, PRODUCTS, chunk_ids)
+        parents = [r.payload for r in records if not r.payload.get("parent_id")]
+        variations = [r.payload for r in records if r.payload.get("parent_id")]
+        have = {str(p.get("id")) for p in parents}
+        missing = {str(v.get("parent_id")) for v in variations if v.get("parent_id")} - have
+        parent_skus = {r.source_id: r.payload.get("sku")
+                       for r in repository.staged_records(engine, PRODUCTS, missing)}
+        frame = map_products(parents, variations, mapping, parent_skus=parent_skus)
+        yield MappedFrame(frame, {key: f"{PRODUCTS}:{key}" for key in frame["source_key"]},
+                          {PRODUCTS: _versions(records)}, len(records))
+
+
+def _product_family_chunks(engine: Engine, ids: set[str], size: int) -> Iterator[list[str]]:
+    """``ids`` in chunks of about ``size`` that never split a family (a parent and its variations); one
+    pass over the staged payloads that keeps only ids."""
+    families: dict[str, list[str]] = {}
+    for records in iter_loadable_records(engine, PRODUCTS, ids):
+        for record in records:
+            family = str(record.payload.get("parent_id") or record.source_id)
+            families.setdefault(family, []).append(record.source_id)
+    chunk: list[str] = []
+    for family in sorted(families, key=repository.source_id_order):
+        chunk.extend(families[family])
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _guest_orders(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -260,13 +338,63 @@ def _latest_order_per_email(orders: list[dict[str, Any]]) -> dict[str, str]:
     return {email: str(order["id"]) for email, order in latest.items()}
 
 
-def _contacts_frame(engine: Engine, plan: RunPlan, mapping: Any) -> MappedFrame:
-    """Customers and guest buyers as contacts; guest orders without a usable email are quarantined."""
+def _customer_contact_keys(engine: Engine, customer_ids: set[str], mapping: Any) -> dict[str, str]:
+    """``guest:<email> -> customer:<id>`` for the customers among ``customer_ids`` (``guest_aliases`` of
+    their contact rows, later customers winning an email as in one frame), read chunk by chunk."""
+    from woohub.mapping.woocommerce_to_hubspot import guest_aliases, map_contacts
+
+    aliases: dict[str, str] = {}
+    for records in iter_loadable_records(engine, CUSTOMERS, customer_ids):
+        aliases.update(guest_aliases(map_contacts([r.payload for r in records], [], mapping)))
+    return aliases
+
+
+def _guest_orders_by_key(engine: Engine, order_ids: set[str]) -> dict[str, list[str]]:
+    """The guest orders among ``order_ids`` grouped by the contact key they map to (``guest:<email>``, or
+    ``guest-order:<id>`` without an email): one pass that keeps only ids."""
+    import pandas as pd
+
+    from woohub.mapping.transforms import email
+
+    groups: dict[str, list[str]] = {}
+    for records in iter_loadable_records(engine, ORDERS, order_ids):
+        guests = [r for r in records if not r.payload.get("customer_id")]
+        if not guests:
+            continue
+        emails = email(pd.Series([(r.payload.get("billing") or {}).get("email") for r in guests], dtype=object))
+        for record, address in zip(guests, emails, strict=True):
+            key = f"guest:{address}" if isinstance(address, str) else f"guest-order:{record.source_id}"
+            groups.setdefault(key, []).append(record.source_id)
+    return groups
+
+
+def _contacts_frames(engine: Engine, plan: RunPlan, mapping: Any, progress: Progress) -> Iterator[MappedFrame]:
+    """Customers, then guest buyers, as contacts, a chunk at a time. A guest whose email is a candidate
+    customer's becomes no row of its own (the customer's row covers it, as in one frame); all orders of one
+    guest email are mapped together (the newest wins). Guest orders without a usable email are
+    quarantined."""
+    customer_ids = runs.loadable_ids(engine, CUSTOMERS, plan)
+    customer_emails = set(_customer_contact_keys(engine, customer_ids, mapping))
+    guests = {key: ids for key, ids in _guest_orders_by_key(engine, runs.loadable_ids(engine, ORDERS, plan)).items()
+              if key not in customer_emails}
+    progress.set_total(len(customer_ids) + len(guests))
+    for records in iter_loadable_records(engine, CUSTOMERS, customer_ids):
+        yield _contacts_frame(engine, plan, mapping, [r.payload for r in records], [], records, len(records))
+    keys = sorted(guests)
+    size = load_chunk()
+    for start in range(0, len(keys), size):
+        chunk = keys[start:start + size]
+        orders = repository.staged_records(engine, ORDERS, [i for key in chunk for i in guests[key]])
+        yield _contacts_frame(engine, plan, mapping, [], [r.payload for r in orders], [], len(chunk))
+
+
+def _contacts_frame(engine: Engine, plan: RunPlan, mapping: Any, customers: list[dict[str, Any]],
+                    guest_orders: list[dict[str, Any]], customer_records: list[StagedRecord],
+                    records: int) -> MappedFrame:
+    """One chunk of contacts: unusable guest rows quarantined, the others released from quarantine."""
     from woohub.mapping.woocommerce_to_hubspot import map_contacts
 
-    orders = [r.payload for r in loadable_records(engine, ORDERS, plan)]
-    customers = loadable_records(engine, CUSTOMERS, plan)
-    frame = map_contacts([r.payload for r in customers], _guest_orders(orders), mapping)
+    frame = map_contacts(customers, guest_orders, mapping)
     unusable = frame[frame["error"].notna()]
     if len(unusable):
         quarantine.quarantine_records(engine, plan.run_id, MAPPED_CONTACTS, {
@@ -274,33 +402,39 @@ def _contacts_frame(engine: Engine, plan: RunPlan, mapping: Any) -> MappedFrame:
                                                                       strict=True)})
     frame = frame[frame["error"].isna()]
     quarantine.release(engine, plan.run_id, MAPPED_CONTACTS, frame["source_key"])
-    by_email = _latest_order_per_email(_guest_orders(orders))
+    by_email = _latest_order_per_email(guest_orders)
     refs = {key: (f"{CUSTOMERS}:{key.split(':', 1)[1]}" if key.startswith("customer:")
                   else f"{ORDERS}:{by_email.get(key.split(':', 1)[1], '')}") for key in frame["source_key"]}
-    return MappedFrame(frame, refs, {CUSTOMERS: _versions(customers)})
+    return MappedFrame(frame, refs, {CUSTOMERS: _versions(customer_records)}, records)
 
 
-def _deals_frame(engine: Engine, plan: RunPlan, mapping: Any) -> MappedFrame:
-    """Orders as deals; a guest order whose email belongs to a registered customer links to that customer."""
-    from woohub.mapping.woocommerce_to_hubspot import guest_aliases, map_contacts, map_deals
+def _deals_frames(engine: Engine, plan: RunPlan, mapping: Any, progress: Progress) -> Iterator[MappedFrame]:
+    """Orders as deals, a chunk at a time; a guest order whose email belongs to a candidate customer links
+    to that customer."""
+    from woohub.mapping.woocommerce_to_hubspot import map_deals
 
-    records = loadable_records(engine, ORDERS, plan)
-    orders = [r.payload for r in records]
-    frame = map_deals(orders, mapping)
-    customers = [r.payload for r in loadable_records(engine, CUSTOMERS, plan)]
-    aliases = guest_aliases(map_contacts(customers, _guest_orders(orders), mapping))
-    frame["contact_source_key"] = frame["contact_source_key"].map(lambda key: aliases.get(key, key))
-    return MappedFrame(frame, {key: f"{ORDERS}:{key}" for key in frame["source_key"]}, {ORDERS: _versions(records)})
+    aliases = _customer_contact_keys(engine, runs.loadable_ids(engine, CUSTOMERS, plan), mapping)
+    ids = runs.loadable_ids(engine, ORDERS, plan)
+    progress.set_total(len(ids))
+    for records in iter_loadable_records(engine, ORDERS, ids):
+        frame = map_deals([r.payload for r in records], mapping)
+        frame["contact_source_key"] = frame["contact_source_key"].map(lambda key: aliases.get(key, key))
+        yield MappedFrame(frame, {key: f"{ORDERS}:{key}" for key in frame["source_key"]},
+                          {ORDERS: _versions(records)}, len(records))
 
 
-def _line_items_frame(engine: Engine, plan: RunPlan, mapping: Any) -> MappedFrame:
+def _line_items_frames(engine: Engine, plan: RunPlan, mapping: Any, progress: Progress) -> Iterator[MappedFrame]:
+    """Every line item of a chunk of orders at a time (the loader archives the lines an order no longer
+    has, so an order's lines always travel together)."""
     from woohub.mapping.woocommerce_to_hubspot import map_line_items
 
-    records = loadable_records(engine, ORDERS, plan)
-    frame = map_line_items([r.payload for r in records], mapping)
-    refs = dict(zip(frame["source_key"], f"{ORDERS}:" + frame["deal_source_key"], strict=True))
-    return MappedFrame(frame, refs, {ORDERS: _versions(records)})
+    ids = runs.loadable_ids(engine, ORDERS, plan)
+    progress.set_total(len(ids))
+    for records in iter_loadable_records(engine, ORDERS, ids):
+        frame = map_line_items([r.payload for r in records], mapping)
+        refs = dict(zip(frame["source_key"], f"{ORDERS}:" + frame["deal_source_key"], strict=True))
+        yield MappedFrame(frame, refs, {ORDERS: _versions(records)}, len(records))
 
 
-_FRAMES = {"products": _products_frame, "contacts": _contacts_frame, "deals": _deals_frame,
-           "line_items": _line_items_frame}
+_FRAMES = {"products": _products_frames, "contacts": _contacts_frames, "deals": _deals_frames,
+           "line_items": _line_items_frames}

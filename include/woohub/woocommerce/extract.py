@@ -11,24 +11,30 @@ Customers cannot be filtered by modification time (a real store silently ignores
 ``/customers``); :func:`extract_customers` finds changed customers three ways instead — customers of
 orders changed in the window, customers registered since the window start, and a periodic full scan that
 compares content hashes with what is staged.
+
+Every extract stages as it reads (:class:`StreamStager`, ``STAGE_BATCH`` records per write), so its memory
+does not grow with the store, and logs progress lines (records of ``X-WP-Total``, API calls, time left).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
+from woohub.core.progress import Progress
 from woohub.staging import repository
 from woohub.woocommerce import WooCommerceHook
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+#: records staged per write while an extract walks (memory holds one batch of payloads, not the walk)
+STAGE_BATCH = 1000
 #: the staged streams this module fills (``<source system>.<object>``)
 ORDERS, CUSTOMERS, PRODUCTS = "woocommerce.orders", "woocommerce.customers", "woocommerce.products"
 ONE_SECOND = timedelta(seconds=1)
@@ -67,38 +73,91 @@ def _parse_gmt(value: str | None) -> datetime | None:
 
 
 def iter_window(hook: WooCommerceHook, resource: str, window: ExtractWindow,
-                params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+                params: dict[str, Any] | None = None, *,
+                on_total: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
     """Every record of ``resource`` modified in ``window`` (``[start, end)``, so ``modified_after`` gets
     ``start - 1 s``), walked by modification time (:meth:`WooCommerceHook.iter_modified`); all records
-    when the window is a full resync. A record modified again during the walk can come twice."""
+    when the window is a full resync. A record modified again during the walk can come twice.
+    ``on_total`` gets the walk's ``X-WP-Total`` (for progress lines)."""
     if window.full:
-        yield from hook.iter_records(resource, {**(params or {}), "orderby": "id", "order": "asc"})
+        yield from hook.iter_records(resource, {**(params or {}), "orderby": "id", "order": "asc"},
+                                     on_total=on_total)
         return
-    yield from hook.iter_modified(resource, _aware(window.start - ONE_SECOND), _aware(window.end), params)
+    yield from hook.iter_modified(resource, _aware(window.start - ONE_SECOND), _aware(window.end), params,
+                                  on_total=on_total)
 
 
 def _calls(hook: WooCommerceHook) -> int:
     return sum(hook.api_calls.values())
 
 
-def _latest_per_id(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per id, the most recently modified (a keyset walk may read a record twice)."""
-    latest: dict[Any, dict[str, Any]] = {}
-    for record in records:
-        before = latest.get(record["id"])
+class StreamStager:
+    """Stages one stream's records as they are read, ``STAGE_BATCH`` at a time, so an extract holds one
+    batch of payloads, never the whole walk. Within a batch the most recently modified copy of an id wins
+    (a keyset walk may read a record twice); across batches the staging upsert keeps the newest version.
+    Logs progress (:class:`~woohub.core.progress.Progress`) as it goes."""
+
+    def __init__(self, engine: Engine, stream: str, run_id: str, hook: WooCommerceHook,
+                 batch_size: int | None = None) -> None:
+        self.engine, self.stream, self.run_id = engine, stream, run_id
+        self.batch_size = batch_size or STAGE_BATCH
+        self.ids: set[str] = set()
+        self.progress = Progress(f"extract {stream}", calls=lambda: _calls(hook))
+        self._batch: dict[Any, dict[str, Any]] = {}
+
+    def add_total(self, count: int) -> None:
+        """One more walk of ``count`` records (its ``X-WP-Total``) is part of this extract."""
+        self.progress.set_total((self.progress.total or 0) + count)
+
+    def add(self, record: dict[str, Any], *, counted: bool = False) -> None:
+        """Stage ``record`` with the next batch (``counted``: its progress was already counted)."""
+        before = self._batch.get(record["id"])
         if before is None or (record.get(GMT_MODIFIED) or "") >= (before.get(GMT_MODIFIED) or ""):
-            latest[record["id"]] = record
-    return list(latest.values())
+            self._batch[record["id"]] = record
+        if not counted:
+            self.progress.advance()
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+
+    def add_all(self, records: Iterable[dict[str, Any]]) -> int:
+        """Stage every record of ``records``; returns how many were read."""
+        count = 0
+        for record in records:
+            self.add(record)
+            count += 1
+        return count
+
+    def flush(self) -> None:
+        if self._batch:
+            repository.stage_records(self.engine, self.stream, list(self._batch.values()), self.run_id)
+            self.ids.update(str(i) for i in self._batch)
+            self._batch = {}
+
+    def finish(self) -> int:
+        """Stage what is left, log the last progress line; the number of distinct records staged."""
+        self.flush()
+        self.progress.finish()
+        return len(self.ids)
+
+
+def _ids_of(records: Iterable[dict[str, Any]], into: set[Any]) -> Iterator[dict[str, Any]]:
+    """``records`` unchanged, their ids added to ``into`` on the way."""
+    for record in records:
+        into.add(record["id"])
+        yield record
 
 
 def extract_orders(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str) -> ExtractResult:
-    """Stage every order modified in the window, trashed ones included (``status=any`` leaves them out)."""
+    """Stage every order modified in the window, trashed ones included (``status=any`` leaves them out),
+    page by page."""
     before = _calls(hook)
-    live = list(iter_window(hook, "orders", window))
-    trashed = list(iter_window(hook, "orders", window, {"status": "trash"}))
-    orders = _latest_per_id(live + trashed)
-    staged = repository.stage_records(engine, ORDERS, orders, run_id)
-    return ExtractResult(ORDERS, staged, _calls(hook) - before, {"trashed": len({o["id"] for o in trashed})})
+    stager = StreamStager(engine, ORDERS, run_id, hook)
+    stager.add_all(iter_window(hook, "orders", window, on_total=stager.add_total))
+    trashed: set[Any] = set()
+    stager.add_all(_ids_of(iter_window(hook, "orders", window, {"status": "trash"}, on_total=stager.add_total),
+                           trashed))
+    staged = stager.finish()
+    return ExtractResult(ORDERS, staged, _calls(hook) - before, {"trashed": len(trashed)})
 
 
 def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str,
@@ -106,28 +165,46 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
     """Stage products modified in the window (trashed included), the variations of changed variable
     products, and the variations and products named by this run's staged orders that are not staged yet."""
     before = _calls(hook)
-    live = list(iter_window(hook, "products", window))
-    trashed = list(iter_window(hook, "products", window, {"status": "trash"}))
-    products = _latest_per_id(live + trashed)
-    just_staged = {str(p["id"]) for p in products}
-    missing_parents, missing_products = _ordered_but_not_staged(engine, order_run_id or run_id, just_staged)
-    parents = {p["id"] for p in products if p.get("type") == "variable"} | missing_parents
-    variations = [dict(v, parent_id=v.get("parent_id") or parent)
-                  for parent in sorted(parents)
-                  for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"})]
-    fetched = [p for p in (hook.get("products", pid) for pid in sorted(missing_products)) if p is not None]
-    staged = repository.stage_records(engine, PRODUCTS, products + variations + fetched, run_id)
+    stager = StreamStager(engine, PRODUCTS, run_id, hook)
+    variable: set[int] = set()
+    trashed: set[Any] = set()
+
+    def note_variable(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            if record.get("type") == "variable":
+                variable.add(record["id"])
+            yield record
+
+    stager.add_all(note_variable(iter_window(hook, "products", window, on_total=stager.add_total)))
+    stager.add_all(note_variable(_ids_of(iter_window(hook, "products", window, {"status": "trash"},
+                                                     on_total=stager.add_total), trashed)))
+    stager.flush()
+    missing_parents, missing_products = _ordered_but_not_staged(engine, order_run_id or run_id, stager.ids)
+    variations = 0
+    for parent in sorted(variable | missing_parents):
+        variations += stager.add_all(dict(v, parent_id=v.get("parent_id") or parent)
+                                     for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"}))
+    fetched = stager.add_all(p for p in (hook.get("products", pid) for pid in sorted(missing_products))
+                             if p is not None)
+    staged = stager.finish()
     return ExtractResult(PRODUCTS, staged, _calls(hook) - before,
-                         {"variations": len(variations), "trashed": len({p["id"] for p in trashed}),
-                          "fetched_for_orders": len(fetched)})
+                         {"variations": variations, "trashed": len(trashed), "fetched_for_orders": fetched})
+
+
+def _run_orders(engine: Engine, run_id: str) -> Iterator[dict[str, Any]]:
+    """The payloads of the orders ``run_id`` staged, read batch by batch."""
+    ids = repository.run_source_ids(engine, ORDERS, run_id)
+    for batch in repository.iter_staged_records(engine, ORDERS, ids):
+        for record in batch:
+            yield record.payload
 
 
 def _ordered_but_not_staged(engine: Engine, run_id: str, just_staged: set[str]) -> tuple[set[int], set[int]]:
     """What this run's orders sold that staging lacks: (parents of unstaged variations, unstaged simple
-    products). One read of the run's orders and one of the staged product ids."""
+    products). One read of the run's orders (batch by batch) and one of the staged product ids."""
     staged = set(repository.staged_hashes(engine, PRODUCTS)) | just_staged
     parents, products = set(), set()
-    for order in repository.staged_payloads(engine, ORDERS, run_id=run_id):
+    for order in _run_orders(engine, run_id):
         for line in order.get("line_items") or []:
             if not line.get("product_id"):
                 continue
@@ -142,27 +219,40 @@ def _ordered_but_not_staged(engine: Engine, run_id: str, just_staged: set[str]) 
 def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWindow, run_id: str, *,
                       full_scan: bool, order_run_id: str | None = None) -> ExtractResult:
     """Stage customers that may have changed: see the module docstring. With ``full_scan`` every customer
-    is read and those whose content differs from the staged copy (or are new) are staged."""
+    is read and those whose content differs from the staged copy (or are new) are staged, page by page."""
     before = _calls(hook)
     known = repository.staged_hashes(engine, CUSTOMERS)
+    stager = StreamStager(engine, CUSTOMERS, run_id, hook)
+
+    def changed(customers: Iterable[dict[str, Any]], checked: set[Any]) -> Iterator[dict[str, Any]]:
+        for customer in customers:
+            stager.progress.advance()
+            checked.add(customer["id"])
+            if known.get(str(customer["id"])) != repository.content_hash(customer):
+                yield customer
+
+    stager.progress.label = f"extract {CUSTOMERS} (compare with staging)"
+    checked: set[Any] = set()
     if full_scan or window.full:
-        everyone = hook.iter_records("customers", {"role": "all", "orderby": "id", "order": "asc"})
-        changed = [c for c in everyone if known.get(str(c["id"])) != repository.content_hash(c)]
-        staged = repository.stage_records(engine, CUSTOMERS, changed, run_id)
+        everyone = hook.iter_records("customers", {"role": "all", "orderby": "id", "order": "asc"},
+                                     on_total=stager.add_total)
+        for customer in changed(everyone, checked):
+            stager.add(customer, counted=True)
+        staged = stager.finish()
         return ExtractResult(CUSTOMERS, staged, _calls(hook) - before, {"full_scan": 1})
     ordered = _customers_of_orders(engine, order_run_id or run_id)
-    by_id = {c["id"]: c for c in _customers_by_id(hook, ordered)}
-    for customer in _registered_since(hook, window.start):
-        by_id[customer["id"]] = customer
-    changed = [c for c in by_id.values() if known.get(str(c["id"])) != repository.content_hash(c)]
-    staged = repository.stage_records(engine, CUSTOMERS, changed, run_id)
+    stager.add_total(len(ordered))
+    for customer in changed(_customers_by_id(hook, ordered), checked):
+        stager.add(customer, counted=True)
+    for customer in changed(_registered_since(hook, window.start), checked):
+        stager.add(customer, counted=True)
+    staged = stager.finish()
     return ExtractResult(CUSTOMERS, staged, _calls(hook) - before,
-                         {"full_scan": 0, "of_orders": len(ordered), "checked": len(by_id)})
+                         {"full_scan": 0, "of_orders": len(ordered), "checked": len(checked)})
 
 
 def _customers_of_orders(engine: Engine, run_id: str) -> set[int]:
-    return {int(o["customer_id"]) for o in repository.staged_payloads(engine, ORDERS, run_id=run_id)
-            if o.get("customer_id")}
+    return {int(o["customer_id"]) for o in _run_orders(engine, run_id) if o.get("customer_id")}
 
 
 def _customers_by_id(hook: WooCommerceHook, ids: set[int]) -> Iterator[dict[str, Any]]:

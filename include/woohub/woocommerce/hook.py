@@ -24,7 +24,7 @@ holds creates reports its creates as ``AMBIGUOUS_WRITE`` outcomes instead of ris
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,8 @@ BATCH_LIMIT = 100
 _AUTH_METHODS = ("basic", "oauth1", "query")
 _PAST_THE_END_CODES = frozenset({"rest_post_invalid_page_number", "woocommerce_rest_invalid_page_number"})
 _MODIFIED_FILTER_RESOURCES = frozenset({"orders", "products", "coupons"})
+#: receives a walk's record count (``X-WP-Total``) once, from its first response
+OnTotal = Callable[[int], None]
 
 
 def gmt_param(moment: datetime) -> str:
@@ -127,15 +129,19 @@ class WooCommerceHook(ApiHook):
 
     # -- reads ------------------------------------------------------------------------------------
 
-    def iter_pages(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def iter_pages(self, resource: str, params: Mapping[str, Any] | None = None, *,
+                   on_total: OnTotal | None = None) -> Iterator[list[dict[str, Any]]]:
         """Pages of ``resource`` (``orders``, ``customers``, ``products``, …), ``per_page`` 100 and ordered by
         ``id`` ascending unless ``params`` say otherwise, up to ``X-WP-TotalPages``; a short or empty page, or
-        WooCommerce's past-the-end 400, also ends the walk."""
+        WooCommerce's past-the-end 400, also ends the walk. ``on_total`` gets the first page's ``X-WP-Total``
+        (the records the walk will see), for progress lines."""
         query = {"per_page": PAGE_SIZE, "orderby": "id", "order": "asc", **(params or {}), "page": 1}
         while True:
             response = self._page(resource, query)
             if response is None:
                 return
+            if on_total is not None and query["page"] == 1:
+                _report_total(response, on_total)
             records = response.json()
             if records:
                 yield records
@@ -154,17 +160,20 @@ class WooCommerceHook(ApiHook):
                 return None
             raise
 
-    def iter_records(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every record of ``resource``, each id once (pages can shift while records are added)."""
+    def iter_records(self, resource: str, params: Mapping[str, Any] | None = None, *,
+                     on_total: OnTotal | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of ``resource``, each id once (pages can shift while records are added);
+        ``on_total`` as in :meth:`iter_pages`."""
         seen: set[Any] = set()
-        for page in self.iter_pages(resource, params):
+        for page in self.iter_pages(resource, params, on_total=on_total):
             for record in page:
                 if record.get("id") not in seen:
                     seen.add(record.get("id"))
                     yield record
 
     def iter_modified(self, resource: str, since: datetime, until: datetime | None = None,
-                      params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+                      params: Mapping[str, Any] | None = None, *,
+                      on_total: OnTotal | None = None) -> Iterator[dict[str, Any]]:
         """Records of ``orders``/``products``/``coupons`` modified after ``since`` (and before ``until``),
         both strict and compared in GMT, oldest first.
 
@@ -174,6 +183,8 @@ class WooCommerceHook(ApiHook):
         here the modified record moves to the end of the walk and is read again (with its new time, so a
         caller may see an id twice). More than a page of records inside one second is drained by id.
         Customers have no date filters in the API (a real store ignores them): ``ValueError``.
+        ``on_total`` gets the first request's ``X-WP-Total``: the records modified in the window when the
+        walk started.
         """
         if resource.split("/")[0] not in _MODIFIED_FILTER_RESOURCES:
             raise ValueError(f"WooCommerce has no modified_after filter for {resource!r}")
@@ -181,7 +192,11 @@ class WooCommerceHook(ApiHook):
         while True:
             query = {**(params or {}), **modified_window(cursor, until), "orderby": "modified", "order": "asc",
                      "per_page": PAGE_SIZE, "page": 1}
-            records = self.request("GET", f"/{resource.strip('/')}", params=query).json()
+            response = self.request("GET", f"/{resource.strip('/')}", params=query)
+            if on_total is not None and cursor == since:
+                _report_total(response, on_total)
+                on_total = None
+            records = response.json()
             yield from _unseen(records, seen)
             if len(records) < PAGE_SIZE:
                 return
@@ -241,6 +256,12 @@ class WooCommerceHook(ApiHook):
                 error.error_id or f"HTTP_{error.status}")
             return [RecordOutcome.failure(key, code, error.message) for _a, key, _p in items]
         return batch_outcomes(items, response.json())
+
+
+def _report_total(response: Response, on_total: OnTotal) -> None:
+    total = _int_header(response, "X-WP-Total")
+    if total is not None:
+        on_total(total)
 
 
 def _modified_gmt(record: Mapping[str, Any]) -> datetime:

@@ -60,11 +60,19 @@ def ensure_custom_properties(hook: HubSpotHook, definitions: PropertyDefinitions
     return created
 
 
+#: attribute of a hook holding the ``(object_type, name)`` pairs :func:`require_unique_property` confirmed
+_CONFIRMED = "_woohub_unique_properties_confirmed"
+
+
 def require_unique_property(hook: HubSpotHook, object_type: str, name: str) -> None:
-    """Check that ``name`` exists on ``object_type`` with unique values, as upserts by it need (one read).
+    """Check that ``name`` exists on ``object_type`` with unique values, as upserts by it need (one read
+    per hook: a load that runs chunk by chunk checks once; a property cannot lose ``hasUniqueValue``).
 
     :raises MissingPropertyError: when it is missing or not unique
     """
+    confirmed: set[tuple[str, str]] = hook.__dict__.setdefault(_CONFIRMED, set())
+    if (object_type, name) in confirmed:
+        return
     try:
         definition = hook.request("GET", f"/crm/v3/properties/{object_type}/{name}").json()
     except FatalHTTPError as error:
@@ -78,3 +86,4 @@ def require_unique_property(hook: HubSpotHook, object_type: str, name: str) -> N
             f"HubSpot {object_type} property {name!r} exists but does not have "
             f"unique values, so records cannot be upserted by it"
         )
+    confirmed.add((object_type, name))

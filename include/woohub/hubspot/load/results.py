@@ -45,6 +45,13 @@ class LoadResult:
     failures: list[dict[str, str]] = field(default_factory=list)
     unlinked_line_items: list[str] = field(default_factory=list)
 
+    def add(self, other: LoadResult) -> None:
+        """Add ``other`` (a later chunk of the same load) to this result."""
+        for name in ("created", "updated", "unchanged", "failed", "archived", "api_calls"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures.extend(other.failures)
+        self.unlinked_line_items.extend(other.unlinked_line_items)
+
 
 @dataclass(frozen=True)
 class LoadOptions:

@@ -116,11 +116,11 @@ _EMAIL_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
 
 
 def is_hubspot_email(text: str) -> bool:
-    """HubSpot refuses addresses a mail server would: a dot at either end of the local part or two in a
-    row, a domain without a dot, labels starting or ending with a hyphen, a one-letter top-level domain
-    (WooCommerce's ``is_email`` lets several of these through)."""
+    """HubSpot refuses addresses no mail server takes: a dot at either end of the local part or two in a
+    row, a domain without a dot, an empty label, a label starting or ending with a hyphen (WooCommerce's
+    ``is_email`` lets the local-part ones through)."""
     local, at, domain = text.rpartition("@")
     if not at or not local or len(local) > 64 or not _EMAIL_LOCAL.match(local):
         return False
     labels = domain.split(".")
-    return len(labels) >= 2 and all(_EMAIL_LABEL.match(label) for label in labels) and len(labels[-1]) >= 2
+    return len(labels) >= 2 and all(_EMAIL_LABEL.match(label) for label in labels)
