@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from woohub.core.runs import quarantine_limit
+from woohub.core.quality import quarantine_limit
 from woohub.staging import repository
 from woohub.staging.database import engine_for_url, migrate
 from woohub.sync.woocommerce_to_hubspot import (

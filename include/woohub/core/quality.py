@@ -299,10 +299,16 @@ def combine_outcomes(first: ValidationOutcome | None, second: ValidationOutcome)
                              statistics=statistics, data_docs_path=second.data_docs_path or first.data_docs_path)
 
 
+def quarantine_limit(total: int, share: float, floor: int) -> float:
+    """How many of ``total`` records may be quarantined before a stream fails: ``max(floor, share x total)``
+    (the floor keeps one bad record in a small window from failing the run)."""
+    return max(float(floor), share * total)
+
+
 def enforce_threshold(outcome: ValidationOutcome, max_bad_share: float, floor: int = 0) -> None:
-    """Raise ``DataQualityError`` when more than ``max(floor, max_bad_share x total)`` of the stream's
-    records were quarantined (the floor keeps one bad record in a small window from failing the run)."""
-    limit = max(float(floor), max_bad_share * outcome.total)
+    """Raise ``DataQualityError`` when more than :func:`quarantine_limit` of the stream's records were
+    quarantined."""
+    limit = quarantine_limit(outcome.total, max_bad_share, floor)
     if len(outcome.quarantined) <= limit:
         return
     counts: dict[str, int] = {}

@@ -124,13 +124,16 @@ def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetim
         run_id=run_id, run_type=run_type, start=None if full else (start - overlap).isoformat(),
         end=end.isoformat(), full=full, moves_marks=scheduled and not dry_run, dry_run=dry_run,
         rewrite=bool(params.get("full_resync")), recheck_quarantine=bool(params.get("recheck_quarantine")),
-        max_quarantine_share=float(params.get("max_quarantine_share", DEFAULT_MAX_QUARANTINE_SHARE)
-                                   if params.get("max_quarantine_share") is not None
-                                   else DEFAULT_MAX_QUARANTINE_SHARE),
-        quarantine_floor=int(params.get("quarantine_floor") if params.get("quarantine_floor") is not None
-                             else DEFAULT_QUARANTINE_FLOOR),
+        max_quarantine_share=float(_given(params, "max_quarantine_share", DEFAULT_MAX_QUARANTINE_SHARE)),
+        quarantine_floor=int(_given(params, "quarantine_floor", DEFAULT_QUARANTINE_FLOOR)),
         retries_claimed=claimed,
     )
+
+
+def _given(params: Mapping[str, Any], name: str, default: Any) -> Any:
+    """The param's value, or ``default`` when it is absent or null."""
+    value = params.get(name)
+    return default if value is None else value
 
 
 def commit_marks(engine: Engine, plan: RunPlan, streams: Iterable[str]) -> list[str]:
@@ -161,8 +164,3 @@ def candidate_ids(engine: Engine, stream: str, plan: RunPlan) -> set[str]:
 def loadable_ids(engine: Engine, stream: str, plan: RunPlan) -> set[str]:
     """The candidates whose newest staged version passed validation (what the loads may write)."""
     return repository.validated_source_ids(engine, stream, candidate_ids(engine, stream, plan))
-
-
-def quarantine_limit(total: int, share: float, floor: int) -> float:
-    """How many of ``total`` records may be quarantined before a stream fails: ``max(floor, share x total)``."""
-    return max(float(floor), share * total)

@@ -268,12 +268,6 @@ _LOADERS = {"products": _loader("load_products"), "contacts": _loader("load_cont
             "deals": _loader("load_deals"), "line_items": _loader("load_line_items")}
 
 
-def loadable_records(engine: Engine, stream: str, plan: RunPlan) -> list[StagedRecord]:
-    """The validated candidates of ``stream`` for ``plan``'s run, newest staged version of each (all at
-    once: the loads read them chunk by chunk through :func:`iter_loadable_records`)."""
-    return repository.staged_records(engine, stream, runs.loadable_ids(engine, stream, plan))
-
-
 def iter_loadable_records(engine: Engine, stream: str, ids: set[str],
                           chunk: int | None = None) -> Iterator[list[StagedRecord]]:
     """The staged records of ``ids`` (validated candidates), ``chunk`` (default :func:`load_chunk`) at a
