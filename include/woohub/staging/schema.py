@@ -31,12 +31,20 @@ def _staged_table(name: str) -> Table:
 stg_woocommerce_orders = _staged_table("stg_woocommerce_orders")
 stg_woocommerce_customers = _staged_table("stg_woocommerce_customers")
 stg_woocommerce_products = _staged_table("stg_woocommerce_products")
+stg_hubspot_deals = _staged_table("stg_hubspot_deals")
+stg_hubspot_contacts = _staged_table("stg_hubspot_contacts")
+stg_hubspot_line_items = _staged_table("stg_hubspot_line_items")
+stg_hubspot_products = _staged_table("stg_hubspot_products")
 
 #: staged stream (``<source system>.<object>``) -> its table
 STAGED_TABLES = {
     "woocommerce.orders": stg_woocommerce_orders,
     "woocommerce.customers": stg_woocommerce_customers,
     "woocommerce.products": stg_woocommerce_products,
+    "hubspot.deals": stg_hubspot_deals,
+    "hubspot.contacts": stg_hubspot_contacts,
+    "hubspot.line_items": stg_hubspot_line_items,
+    "hubspot.products": stg_hubspot_products,
 }
 
 #: which records each run staged: a run's extracted set is its own, even when a later run stages the same
@@ -66,6 +74,9 @@ id_map = Table(
     Column("woocommerce_hash", String(64), nullable=True),
     Column("woocommerce_synced_at", DateTime, nullable=True),
     Column("woocommerce_synced_run_id", String(250), nullable=True),
+    # JSON {field: value}: the value of each two-way field that both systems held at the last sync (the base
+    # of the three-way comparison that tells a one-sided change from a conflict, woohub.core.conflicts)
+    Column("synced_fields", Text, nullable=True),
 )
 
 sync_state = Table(
@@ -153,3 +164,42 @@ rate_limit_call = Table(
     Column("started_at", DateTime, nullable=False),
 )
 Index("ix_rate_limit_call_budget_started", rate_limit_call.c.budget_name, rate_limit_call.c.started_at)
+
+#: a field changed on both sides since the last sync, and what the ownership policy decided
+#: (:mod:`woohub.core.conflicts`); ``conflict_key`` records one conflict once however many runs see it
+sync_conflict = Table(
+    "sync_conflict",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conflict_key", String(64), nullable=False, unique=True),
+    Column("run_id", String(250), nullable=False, index=True),
+    Column("dag_id", String(250), nullable=False),
+    Column("object_type", String(32), nullable=False),  # contact | deal
+    Column("woocommerce_key", String(320), nullable=True),
+    Column("hubspot_id", String(64), nullable=True),
+    Column("field", String(120), nullable=False),
+    Column("woocommerce_value", Text, nullable=True),
+    Column("hubspot_value", Text, nullable=True),
+    Column("woocommerce_modified_at", DateTime, nullable=True),
+    Column("hubspot_modified_at", DateTime, nullable=True),
+    Column("winner", String(16), nullable=False),  # woocommerce | hubspot
+    Column("policy", String(32), nullable=False),  # owner | latest | <documented rule>
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+#: orders woohub is creating in WooCommerce for HubSpot deals: written before the create is sent, settled
+#: with the order id once the store answered or a search found the order. A run that dies between the
+#: create and its write-back leaves ``requested`` rows; the next run looks those orders up by their
+#: searchable reference before creating anything, so a deal never gets a second order.
+order_intent = Table(
+    "order_intent",
+    metadata,
+    Column("deal_id", String(64), primary_key=True),
+    Column("reference", String(120), nullable=False),  # the order's transaction_id, which search= finds
+    Column("state", String(16), nullable=False),  # requested | created | adopted
+    Column("order_id", String(64), nullable=True),
+    Column("payload_hash", String(64), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("settled_at", DateTime, nullable=True),
+)
