@@ -12,7 +12,7 @@ from woohub.mapping.woocommerce_to_hubspot.config import WOO_ORDER_STATUSES
 def test_order_with_three_lines_shipping_and_fee(config: MappingConfig) -> None:
     deals = map_deals([woo("083-get-order.json")], config)
 
-    assert list(deals.columns) == ["source_key", "contact_source_key", "properties"]
+    assert list(deals.columns) == ["source_key", "contact_source_key", "properties", "hubspot_deal_id"]
     row = deals.iloc[0]
     assert row["source_key"] == "223"
     assert row["contact_source_key"] == "customer:44"
@@ -119,7 +119,7 @@ def test_no_orders_give_an_empty_frame(config: MappingConfig) -> None:
     deals = map_deals([], config)
 
     assert deals.empty
-    assert list(deals.columns) == ["source_key", "contact_source_key", "properties"]
+    assert list(deals.columns) == ["source_key", "contact_source_key", "properties", "hubspot_deal_id"]
 
 
 def test_amount_uses_the_order_currency_decimals(config: MappingConfig) -> None:

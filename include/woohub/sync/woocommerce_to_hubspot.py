@@ -394,7 +394,9 @@ def _contacts_frame(engine: Engine, plan: RunPlan, mapping: Any, customers: list
         quarantine.quarantine_records(engine, plan.run_id, MAPPED_CONTACTS, {
             key: [f"contact mapping: {error}"] for key, error in zip(unusable["source_key"], unusable["error"],
                                                                       strict=True)})
-    frame = frame[frame["error"].isna()]
+    frame = frame[frame["error"].isna()].copy()
+    modified = {f"customer:{c.get('id')}": c.get("date_modified_gmt") for c in customers}
+    frame["modified_at"] = frame["source_key"].map(lambda key: modified.get(key))
     quarantine.release(engine, plan.run_id, MAPPED_CONTACTS, frame["source_key"])
     by_email = _latest_order_per_email(guest_orders)
     refs = {key: (f"{CUSTOMERS}:{key.split(':', 1)[1]}" if key.startswith("customer:")

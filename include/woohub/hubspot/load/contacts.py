@@ -67,9 +67,13 @@ class ContactWrite:
 def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: str,
     options: LoadOptions | None = None,
 ) -> LoadResult:
-    """Create or update the contacts of ``frame`` (columns ``source_key``, ``email``, ``properties``);
-    see the module docstring for how duplicates are avoided. Unchanged rows cost no call."""
+    """Create or update the contacts of ``frame`` (columns ``source_key``, ``email``, ``properties``, and
+    optionally ``modified_at``, the customer's modification time); see the module docstring for how
+    duplicates are avoided and :class:`TwoWayGuard` for how a change made in HubSpot is never overwritten.
+    Unchanged rows cost no call."""
     ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
+    modified_at = (dict(zip(frame["source_key"], frame["modified_at"], strict=True))
+                   if "modified_at" in frame else {})
     rows = [contact_row(r) for r in frame_records(frame, ["email", "properties"])]
     guest_keys = [GUEST_PREFIX + r.email for r in rows if r.customer_id and r.email]
     known = id_map_rows(engine, ID_MAP_TYPE, [r.key for r in rows] + guest_keys, ignore_hashes=ledger.options.rewrite)
@@ -79,9 +83,14 @@ def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id
         require_unique_property(hook, OBJECT_TYPE, ID_PROPERTY)
         targets = resolve_contacts(hook, ledger, changed, known)
         writes = group_writes(ledger, [r for r in changed if r.key in targets], targets)
-        update_contacts(hook, ledger, [w for w in writes if w.hubspot_id])
+        guard = TwoWayGuard.start(hook, engine, run_id, modified_at or {})
+        updates = guard.apply(ledger, [w for w in writes if w.hubspot_id])
+        update_contacts(hook, ledger, updates)
         create_customers(hook, ledger, [w for w in writes if not w.hubspot_id and w.primary.customer_id])
         create_guests(hook, ledger, [w for w in writes if not w.hubspot_id and not w.primary.customer_id])
+        result = ledger.finish(engine, run_id)
+        guard.save_bases(set(ledger.succeeded))
+        return result
     return ledger.finish(engine, run_id)
 
 
@@ -252,3 +261,104 @@ def book_failure(ledger: LoadLedger, write: ContactWrite, code: str, message: st
     ledger.failed(write.primary.key, code, message)
     for alias in write.aliases:
         ledger.failed(alias.key, code, f"written together with {write.primary.key}: {message}")
+
+
+@dataclass
+class TwoWayGuard:
+    """Keeps WooCommerce -> HubSpot from overwriting what the sales team changed in HubSpot.
+
+    For a customer's contact that both directions synced before (``id_map.synced_fields`` holds the values
+    both sides agreed on), the two-way fields are compared three ways with the contact as it is now
+    (one batch read per 100 updates): a field only HubSpot changed is left out of the write (HubSpot ->
+    WooCommerce brings it to the shop); a field changed on both sides is decided by the ownership policy
+    (:mod:`woohub.core.conflicts`) and recorded in ``sync_conflict``; a write that would change nothing is
+    not sent. After the load, the agreed values become the new base.
+    """
+
+    hook: HubSpotHook
+    engine: Engine
+    run_id: str
+    modified_at: dict[str, Any]
+    mapping: Any = None
+    bases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, hook: HubSpotHook, engine: Engine, run_id: str, modified_at: dict[str, Any]) -> TwoWayGuard:
+        from woohub.mapping.hubspot_to_woocommerce import load_mapping
+
+        return cls(hook, engine, run_id, modified_at, load_mapping())
+
+    def apply(self, ledger: LoadLedger, writes: list[ContactWrite]) -> list[ContactWrite]:
+        """The updates to send, with HubSpot's own changes left out; updates left with nothing to change
+        are booked as written without a call."""
+        from woohub.core import conflicts
+        from woohub.mapping.hubspot_to_woocommerce import contact_fields
+
+        customers = [w for w in writes if w.primary.customer_id]
+        self.bases = conflicts.base_values(self.engine, ID_MAP_TYPE, [w.primary.key for w in customers])
+        for write in customers:
+            fields = contact_fields(write.primary.plan.properties, self.mapping)
+            self.new_bases[write.primary.key] = {k: v for k, v in fields.items() if v is not None}
+        guarded = [w for w in customers if w.primary.key in self.bases]
+        if not guarded:
+            return writes
+        names = sorted({name for w in guarded for name in w.primary.plan.properties} | {"lastmodifieddate"})
+        current = {str(c["id"]): c.get("properties") or {}
+                   for c in self.hook.batch_read(OBJECT_TYPE, [str(w.hubspot_id) for w in guarded], properties=names)}
+        policies = conflicts.policies_from_mapping(self.mapping)
+        kept: dict[int, ContactWrite | None] = {}
+        for write in guarded:
+            now = current.get(str(write.hubspot_id))
+            if now is not None:
+                kept[id(write)] = self._guarded(ledger, write, now, policies)
+        return [kept.get(id(w), w) for w in writes if kept.get(id(w), w) is not None]
+
+    def _guarded(self, ledger: LoadLedger, write: ContactWrite, now: dict[str, Any],
+                 policies: Any) -> ContactWrite | None:
+        from woohub.core import conflicts
+        from woohub.mapping.hubspot_to_woocommerce import contact_fields
+
+        key, base = write.primary.key, self.bases[write.primary.key]
+        woo = contact_fields(write.primary.plan.properties, self.mapping)
+        hub = contact_fields(now, self.mapping)
+        decisions = conflicts.decide(woo, hub, base, woocommerce_modified_at=_naive(self.modified_at.get(key)),
+                                     hubspot_modified_at=_naive(now.get("lastmodifieddate")), policies=policies)
+        found = [d.conflict for d in decisions if d.conflict is not None]
+        if found:
+            conflicts.record_conflicts(self.engine, run_id=self.run_id, dag_id="woocommerce_to_hubspot",
+                                       object_type=ID_MAP_TYPE, woocommerce_key=key, hubspot_id=str(write.hubspot_id),
+                                       conflicts=found)
+        keep_hubspot = {d.field for d in decisions if d.target != "hubspot" and woo.get(d.field) != hub.get(d.field)}
+        properties = {k: v for k, v in write.primary.plan.properties.items() if k not in keep_hubspot}
+        agreed = {name: value for name, value in woo.items() if name not in keep_hubspot and value is not None}
+        self.new_bases[key] = {**{k: v for k, v in base.items() if k in keep_hubspot}, **agreed}
+        if all(str(now.get(k) or "") == str(v or "") for k, v in wire_properties(properties).items()):
+            book_success(ledger, write, str(write.hubspot_id), created=False)  # nothing to change in HubSpot
+            ledger.result.updated -= 1
+            ledger.result.unchanged += 1
+            return None
+        plan = PlannedWrite(write.primary.plan.source_key, properties, write.primary.plan.content_hash)
+        primary = ContactRow(plan, write.primary.email, write.primary.customer_id)
+        return ContactWrite(primary, write.hubspot_id, write.aliases)
+
+    def save_bases(self, succeeded: set[str]) -> None:
+        """Record the agreed values of the contacts written (or found already equal)."""
+        from woohub.core import conflicts
+
+        written = {k: v for k, v in self.new_bases.items() if k in succeeded}
+        if written:
+            conflicts.save_base_values(self.engine, ID_MAP_TYPE, written)
+
+
+def _naive(value: Any) -> Any:
+    """A modification time as naive UTC (HubSpot's ISO text, epoch ms, or a datetime), ``None`` if unknown."""
+    from woohub.core.runs import to_naive_utc
+
+    if value is None or value != value or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+    return to_naive_utc(value if isinstance(value, str) else value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)

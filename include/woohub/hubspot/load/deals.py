@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from woohub.core.ledger import id_map_rows, save_id_map
-from woohub.hubspot.load.frames import frame_records
+from woohub.http.outcomes import RecordOutcome
+from woohub.hubspot.load.frames import frame_records, wire_properties
 from woohub.hubspot.load.idmap import DEAL_CONTACT, known_id
 from woohub.hubspot.load.properties import require_unique_property
 from woohub.hubspot.load.results import LoadLedger, LoadOptions, LoadResult
@@ -40,7 +41,9 @@ def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: s
     contact is not loaded yet is written without an association and linked by a later run.
     """
     ledger = LoadLedger.start(hook, ID_MAP_TYPE, options)
-    rows = frame_records(frame, ["contact_source_key", "properties"])
+    columns = ["contact_source_key", "properties"] + (["hubspot_deal_id"] if "hubspot_deal_id" in frame else [])
+    rows = frame_records(frame, columns)
+    made_from = {r["source_key"]: r.get("hubspot_deal_id") for r in rows if r.get("hubspot_deal_id")}
     contacts = id_map_rows(
         engine, "contact", [r["contact_source_key"] for r in rows if r["contact_source_key"]]
     )
@@ -59,7 +62,9 @@ def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: s
     ledger.unchanged(len(unchanged))
     if changed:
         require_unique_property(hook, OBJECT_TYPE, ID_PROPERTY)
-        written = upsert_plans(hook, OBJECT_TYPE, ID_PROPERTY, changed)
+        written = upsert_plans(hook, OBJECT_TYPE, ID_PROPERTY, [p for p in changed if p.source_key not in made_from])
+        written.update(update_by_id(hook, OBJECT_TYPE, ID_PROPERTY,
+                                    [p for p in changed if p.source_key in made_from], made_from))
         deal_ids = {key: o.id for key, o in written.items() if o.ok and o.id}
         linked = associate_pairs(
             hook,
@@ -75,6 +80,20 @@ def load_deals(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id: s
             hook, engine, {k: v for k, v in deal_ids.items() if k in succeeded}, contact_of, run_id
         )
     return ledger.finish(engine, run_id)
+
+
+def update_by_id(hook: HubSpotHook, object_type: str, id_property: str, plans: list[PlannedWrite],
+                 hubspot_ids: dict[str, str]) -> dict[str, RecordOutcome]:
+    """Update the records ``plans`` were made from, by HubSpot id (``source_key -> id``), setting the unique
+    ``id_property`` too: an order made from a HubSpot deal becomes that deal, never a second one, even before
+    hubspot_to_woocommerce wrote ``woo_order_id`` back. ``source_key -> outcome``."""
+    if not plans:
+        return {}
+    records = [{"id": hubspot_ids[p.source_key],
+                "properties": {**wire_properties(p.properties), id_property: p.source_key}} for p in plans]
+    outcomes = {o.key: o for o in hook.batch_update(object_type, records)}
+    return {p.source_key: outcomes.get(hubspot_ids[p.source_key]) for p in plans
+            if outcomes.get(hubspot_ids[p.source_key]) is not None}
 
 
 def relink_contacts(

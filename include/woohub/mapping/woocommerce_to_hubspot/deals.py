@@ -12,7 +12,9 @@ from woohub.mapping.transforms import as_optional_str, woo_id
 from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig, StageMappingError
 from woohub.mapping.woocommerce_to_hubspot.contacts import order_contact_keys
 
-DEAL_COLUMNS = ["source_key", "contact_source_key", "properties"]
+DEAL_COLUMNS = ["source_key", "contact_source_key", "properties", "hubspot_deal_id"]
+#: the order meta that names the HubSpot deal an order was made from (written by hubspot_to_woocommerce)
+DEAL_ID_META = "hubspot_deal_id"
 
 
 def map_deals(orders: Sequence[Mapping[str, Any]], config: MappingConfig) -> pd.DataFrame:
@@ -21,6 +23,8 @@ def map_deals(orders: Sequence[Mapping[str, Any]], config: MappingConfig) -> pd.
     Returns columns ``source_key`` (the order id as text), ``contact_source_key`` (``customer:<id>``, or
     ``guest:<email>`` for a guest order, ``None`` for a guest without an email) and ``properties``.
     ``pipeline`` and ``dealstage`` come from ``deals.pipeline`` and its stage table by order status.
+    ``hubspot_deal_id`` is the deal an order was made from (its meta ``hubspot_deal_id``), else ``None``:
+    such an order updates that deal rather than creating one.
     Raises ``StageMappingError`` when an order's status has no stage in the table."""
     settings = config.deals
     frame = extract(orders, settings.mapping.paths() | {"id", "status", "customer_id", "billing.email"})
@@ -31,6 +35,7 @@ def map_deals(orders: Sequence[Mapping[str, Any]], config: MappingConfig) -> pd.
             "source_key": woo_id(frame["id"]),
             "contact_source_key": order_contact_keys(frame["customer_id"], frame["billing.email"]),
             "properties": map_properties(frame, settings.mapping),
+            "hubspot_deal_id": [deal_id_of(order) for order in orders],
         },
         columns=DEAL_COLUMNS,
     )
@@ -52,3 +57,11 @@ def deal_stages(
             missing_statuses=missing,
         )
     return stages
+
+
+def deal_id_of(order: Mapping[str, Any]) -> str | None:
+    """The HubSpot deal id an order was made from (meta ``hubspot_deal_id``), or ``None``."""
+    for meta in order.get("meta_data") or []:
+        if isinstance(meta, Mapping) and meta.get("key") == DEAL_ID_META and str(meta.get("value") or "").isdigit():
+            return str(meta["value"])
+    return None

@@ -254,7 +254,7 @@ class Store:
                 if q["id"] != p["id"] and q["type"] != "variation" and q["status"] == "publish"
                 and set(q["categories"]) & set(p["categories"])]
         random.Random(p["id"]).shuffle(pool)
-        return pool[:4]
+        return pool[:5]
 
     def _check_sku(self, sku: str, own_id: int | None) -> None:
         if not sku:
