@@ -1,9 +1,10 @@
-"""Write the WooCommerce staging suites (and their validation definitions and checkpoints) through GX's
-own API, so the committed JSON under ``great_expectations/`` has GX 1.x's exact shape.
+"""Write the staging suites (and their validation definitions and checkpoints) through GX's own API, so the
+committed JSON under ``great_expectations/`` has GX 1.x's exact shape.
 
-Run once after changing a rule here, then review and commit the JSON:
+Run once after changing a rule here, then review and commit the JSON (``--suite`` rewrites only the named
+suites, so the others keep their expectation ids):
 
-    .venv/bin/python scripts/generate_gx_suites.py [--gx-root great_expectations]
+    .venv/bin/python scripts/generate_gx_suites.py [--gx-root great_expectations] [--suite hubspot_deals_staging ...]
 
 The committed JSON is the source of truth at run time; this script is only its generator.
 """
@@ -11,6 +12,7 @@ The committed JSON is the source of truth at run time; this script is only its g
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from typing import Any
 
 from woohub.core.quality import (
@@ -32,6 +34,7 @@ ORDER_STATUSES = {"$PARAMETER": ORDER_STATUSES_PARAMETER}
 PRODUCT_STATUSES = ["publish", "draft", "pending", "private", "trash"]
 PRODUCT_TYPES = ["simple", "variable", "grouped", "external", "variation"]
 WOO_DATETIME = "%Y-%m-%dT%H:%M:%S"
+DECIMAL_PATTERN = r"^[0-9]+(?:\.[0-9]+)?$"
 
 
 def rule(expectation_type: str, column: str, severity: str = "error", notes: str | None = None,
@@ -97,7 +100,49 @@ PRODUCT_RULES = [
     rule("expect_column_values_to_match_regex", "stock_quantity", regex=INTEGER_PATTERN,
          notes="JSON text of stock_quantity: an integer, or null when stock is not managed."),
 ]
-RULES_BY_STREAM = {"orders": ORDER_RULES, "customers": CUSTOMER_RULES, "products": PRODUCT_RULES}
+# HubSpot returns every property value as a string, an empty one as null: the frames
+# (woohub.hubspot.checks) turn "" into null too, so "present" is not-null and formats apply when present.
+HUBSPOT_DEAL_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_match_regex", "amount", regex=MONEY_PATTERN,
+         notes="A decimal number as HubSpot returns it (\"1234.5\"); an empty amount passes."),
+    rule("expect_column_values_to_match_regex", "deal_currency_code", regex=CURRENCY_PATTERN,
+         notes="An ISO 4217 code (upper case); an empty one passes (the portal's default currency)."),
+    rule("expect_column_values_to_not_be_null", "pipeline"),
+    rule("expect_column_values_to_not_be_null", "dealstage"),
+    rule("expect_column_values_to_not_be_null", "hs_lastmodifieddate"),
+    rule("expect_column_values_to_be_between", "unknown_line_item_count", "warning", max_value=0,
+         notes="Line items the deal names that are not staged (deleted since, or not read): the order "
+               "checks see the deal without them."),
+]
+HUBSPOT_CONTACT_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_match_regex", "email_shape", regex=EMAIL_PATTERN,
+         notes="The email's shape, never the address (runs of characters other than @, . and white space "
+               "become one x): it matches exactly when the address does. A contact without email passes."),
+    rule("expect_column_values_to_not_be_null", "email_shape", "warning",
+         notes="Contacts without an email are staged, but cannot be matched to a customer by email."),
+    rule("expect_column_values_to_not_be_null", "lastmodifieddate"),
+]
+HUBSPOT_LINE_ITEM_RULES = [
+    rule("expect_column_values_to_not_be_null", "id"),
+    rule("expect_column_values_to_be_unique", "id"),
+    rule("expect_column_values_to_not_be_null", "quantity"),
+    rule("expect_column_values_to_match_regex", "quantity", regex=DECIMAL_PATTERN,
+         notes="A non-negative number as HubSpot returns it."),
+    rule("expect_column_values_to_match_regex", "price", regex=MONEY_PATTERN,
+         notes="The unit price; an empty one passes."),
+    rule("expect_column_values_to_match_regex", "hs_product_id", regex=INTEGER_PATTERN,
+         notes="The HubSpot product the line is based on; a custom line without a product passes."),
+    rule("expect_column_values_to_not_be_null", "hs_lastmodifieddate"),
+]
+RULES_BY_STREAM = {
+    "woocommerce.orders": ORDER_RULES, "woocommerce.customers": CUSTOMER_RULES,
+    "woocommerce.products": PRODUCT_RULES, "hubspot.deals": HUBSPOT_DEAL_RULES,
+    "hubspot.contacts": HUBSPOT_CONTACT_RULES, "hubspot.line_items": HUBSPOT_LINE_ITEM_RULES,
+}
 
 
 def _delete_if_present(context: Any, name: str) -> None:
@@ -111,8 +156,9 @@ def _delete_if_present(context: Any, name: str) -> None:
             pass
 
 
-def write_suites(gx_root: str | None = None) -> list[str]:
-    """Replace the three suites in the file context, then get-or-create their checkpoints."""
+def write_suites(gx_root: str | None = None, suites: Collection[str] | None = None) -> list[str]:
+    """Replace the suites named in ``suites`` (default: all of :data:`SUITE_BY_STREAM`) in the file context,
+    then get-or-create their checkpoints."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     import great_expectations as gx
@@ -122,6 +168,8 @@ def write_suites(gx_root: str | None = None) -> list[str]:
     with context_lock(root):
         context = file_context(root)
         for stream, suite_name in SUITE_BY_STREAM.items():
+            if suites is not None and suite_name not in suites:
+                continue
             _delete_if_present(context, suite_name)
             suite = context.suites.add(gx.ExpectationSuite(name=suite_name, meta={"stream": stream}))
             for config in RULES_BY_STREAM[stream]:
@@ -135,4 +183,7 @@ def write_suites(gx_root: str | None = None) -> list[str]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gx-root", default=None)
-    print("\n".join(write_suites(parser.parse_args().gx_root)))
+    parser.add_argument("--suite", action="append", choices=sorted(SUITE_BY_STREAM.values()),
+                        help="rewrite only this suite (repeatable; default: every suite)")
+    arguments = parser.parse_args()
+    print("\n".join(write_suites(arguments.gx_root, arguments.suite)))

@@ -1,5 +1,6 @@
 """Every committed suite loads through the file context, and every expectation in it can fail: a frame
-built from real payloads passes it, the same frame with one violating value fails it."""
+built from real payloads (recorded WooCommerce ones, HubSpot ones as staged from the sandbox) passes it, the
+same frame with one violating value fails it."""
 
 from __future__ import annotations
 
@@ -11,19 +12,20 @@ import pandas as pd
 import pytest
 
 from tests.quality.conftest import GX_ROOT, recorded_body
+from tests.quality.test_hubspot_suites import valid_payloads as valid_hubspot_payloads
 from woohub.core.quality import (
     SUITE_BY_STREAM,
     context_lock,
     ensure_checkpoint,
     file_context,
     suite_parameters,
+    validation_frame,
 )
-from woohub.woocommerce.checks import validation_frame
 
 VALID_PAYLOADS = {
-    "orders": ["083-get-order", "084-get-order-guest"],
-    "customers": ["086-get-customer", "020-create-customer-bob"],
-    "products": ["087-get-product", "013-create-product-hoodie", "082-get-variation"],
+    "woocommerce.orders": ["083-get-order", "084-get-order-guest"],
+    "woocommerce.customers": ["086-get-customer", "020-create-customer-bob"],
+    "woocommerce.products": ["087-get-product", "013-create-product-hoodie", "082-get-variation"],
 }
 SUITE_EXPECTATIONS = [
     (stream, index, expectation)
@@ -31,6 +33,12 @@ SUITE_EXPECTATIONS = [
     for index, expectation in enumerate(json.loads((GX_ROOT / "expectations" / f"{suite}.json").read_text())
                                         ["expectations"])
 ]
+
+
+def _valid_payloads(stream: str) -> list[dict[str, Any]]:
+    if stream in VALID_PAYLOADS:
+        return [recorded_body(name) for name in VALID_PAYLOADS[stream]]
+    return valid_hubspot_payloads(stream)
 
 
 def _violating(frame: pd.DataFrame, expectation: dict[str, Any]) -> pd.DataFrame:
@@ -86,7 +94,7 @@ def test_every_suite_loads_through_the_file_context(gx_root: Path) -> None:
                          ids=[f"{s}-{e['type']}({e['kwargs']['column']})" for s, _, e in SUITE_EXPECTATIONS])
 def test_every_expectation_can_fail(suite_runner: Any, stream: str, index: int,
                                     expectation: dict[str, Any]) -> None:
-    frame = validation_frame(stream, [recorded_body(name) for name in VALID_PAYLOADS[stream]])
+    frame = validation_frame(stream, _valid_payloads(stream))
     assert suite_runner(stream, frame)[index], "the real payloads must pass the expectation"
 
     assert not suite_runner(stream, _violating(frame, expectation))[index]

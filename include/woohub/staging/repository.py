@@ -95,7 +95,7 @@ def stage_records(engine: Engine, stream: str, records: Iterable[Mapping[str, An
             "source_id": str(record["id"]),
             "payload": json.dumps(record, separators=(",", ":"), ensure_ascii=False),
             "content_hash": digest,
-            "source_modified_at": datetime.fromisoformat(modified) if modified else None,
+            "source_modified_at": _naive_utc(datetime.fromisoformat(modified)) if modified else None,
             "extracted_run_id": run_id,
             "extracted_at": now,
         })
@@ -105,6 +105,12 @@ def stage_records(engine: Engine, stream: str, records: Iterable[Mapping[str, An
         upsert(connection, table, rows, only_if=_newer_or_same)
         upsert(connection, staged_run_record, members)
     return len(rows)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Staging keeps naive UTC: an aware time (HubSpot's ``...Z``) is converted, not stored by the database
+    session's time zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def run_source_ids(engine: Engine, stream: str, run_id: str) -> set[str]:

@@ -47,6 +47,8 @@ REJECTED_DEALS = "hubspot_to_woocommerce.deals"
 CUSTOMER_PREFIX = "customer:"
 #: the id map types this direction shares with WooCommerce -> HubSpot
 DEAL, CONTACT = "deal", "contact"
+#: dead letters of deals whose order could not be made (keyed by deal id; ``deal`` letters are keyed by order id)
+DEAL_ORDER = "deal_order"
 
 
 def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetime | None,
@@ -90,7 +92,12 @@ def validate_stream(engine: Engine, stream: str, plan: RunPlan) -> dict[str, Any
     outcome = None
     released = 0
     for records in repository.iter_staged_records(engine, stream, candidates, batch_size=2000):
-        chunk = validate_staged(stream, [r.payload for r in records], run_id=plan.run_id)
+        known_items = None
+        if stream == DEALS:  # the deals' line items that were staged (a missing one is a warning)
+            named = {i for r in records for i in (r.payload.get("associations") or {}).get("line_items") or []}
+            known_items = set(_staged_by_id(engine, LINE_ITEMS, named))
+        chunk = validate_staged(stream, [r.payload for r in records], run_id=plan.run_id,
+                                known_line_item_ids=known_items)
         hashes = {r.source_id: r.content_hash for r in records}
         quarantine.quarantine_records(engine, plan.run_id, stream, chunk.quarantined, hashes)
         passed = {i: hashes[i] for i in chunk.valid_ids if i in hashes}
@@ -294,8 +301,13 @@ def sync_deals(hubspot: Any, woocommerce: Any, engine: Engine, plan: RunPlan, se
                                                     & repository.validated_source_ids(
                                                         engine, DEALS, (plan.extras or {}).get("recheck_deals") or []))
     deals = {r.source_id: r for r in repository.staged_records(engine, DEALS, ids)}
-    from woohub.woocommerce.load import orders_for_deals
+    from woohub.woocommerce.load import orders_for_deals, settle_pending_orders
 
+    if not plan.dry_run:  # an order whose answer was lost already took its stock: find it before any check
+        settled = settle_pending_orders(woocommerce, engine)
+        if settled.adopted or settled.dropped:
+            log.info("earlier order creates settled: %d found in the store, %d never made", len(settled.adopted),
+                     len(settled.dropped))
     order_of = orders_for_deals(engine, list(deals))  # the deals this direction already made orders of
     counts = {"deals": len(deals), "skipped": 0, "rejected": 0, "created": 0, "adopted": 0, "existing": 0,
               "failed": 0, "line_item_conflicts": 0}
@@ -443,9 +455,9 @@ def _place_orders(hubspot: Any, woocommerce: Any, engine: Engine, plan: RunPlan,
         if bad:
             log.warning("%d line item(s) did not get their WooCommerce line id: %s", len(bad), ", ".join(bad[:20]))
     failures = [{**f, "source_ref": f"{DEALS}:{f['source_key']}"} for f in result.failures]
-    record_failures(engine, DEAL, failures, plan.run_id)
+    record_failures(engine, DEAL_ORDER, failures, plan.run_id)
     if orders:
-        resolve_dead_letters(engine, DEAL, list(orders))
+        resolve_dead_letters(engine, DEAL_ORDER, list(orders))
         quarantine.release(engine, plan.run_id, REJECTED_DEALS, list(orders))
     return {f["source_key"] for f in result.failures}
 

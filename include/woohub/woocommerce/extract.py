@@ -14,18 +14,21 @@ compares content hashes with what is staged.
 
 Every extract stages as it reads (:class:`StreamStager`, ``STAGE_BATCH`` records per write), so its memory
 does not grow with the store, and logs progress lines (records of ``X-WP-Total``, API calls, time left).
+:class:`ExtractWindow`, :class:`ExtractResult` and the stager itself live in :mod:`woohub.core.extract`
+(both directions use them) and are importable from here as before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
+from woohub.core import extract as core_extract
+from woohub.core.extract import ExtractResult, ExtractWindow
 from woohub.core.progress import Progress
 from woohub.staging import repository
 from woohub.woocommerce import WooCommerceHook
@@ -39,28 +42,6 @@ STAGE_BATCH = 1000
 ORDERS, CUSTOMERS, PRODUCTS = "woocommerce.orders", "woocommerce.customers", "woocommerce.products"
 ONE_SECOND = timedelta(seconds=1)
 GMT_MODIFIED = "date_modified_gmt"
-
-
-@dataclass(frozen=True)
-class ExtractWindow:
-    """What a run extracts: records modified in ``[start, end)`` (naive UTC), or everything if ``full``."""
-
-    start: datetime | None
-    end: datetime
-    full: bool = False
-
-
-@dataclass
-class ExtractResult:
-    """Counts of one stream's extraction, small enough for XCom."""
-
-    stream: str
-    staged: int = 0
-    api_calls: int = 0
-    details: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream, "staged": self.staged, "api_calls": self.api_calls, **self.details}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -91,53 +72,21 @@ def _calls(hook: WooCommerceHook) -> int:
     return sum(hook.api_calls.values())
 
 
-class StreamStager:
-    """Stages one stream's records as they are read, ``STAGE_BATCH`` at a time, so an extract holds one
-    batch of payloads, never the whole walk. Within a batch the most recently modified copy of an id wins
-    (a keyset walk may read a record twice); across batches the staging upsert keeps the newest version.
-    Logs progress (:class:`~woohub.core.progress.Progress`) as it goes."""
+class StreamStager(core_extract.StreamStager):
+    """:class:`woohub.core.extract.StreamStager` for WooCommerce records: ``STAGE_BATCH`` records per write,
+    the copy with the latest ``date_modified_gmt`` wins within a batch and gives ``source_modified_at``,
+    progress lines count ``hook``'s API calls."""
 
     def __init__(self, engine: Engine, stream: str, run_id: str, hook: WooCommerceHook,
                  batch_size: int | None = None) -> None:
-        self.engine, self.stream, self.run_id = engine, stream, run_id
-        self.batch_size = batch_size or STAGE_BATCH
-        self.ids: set[str] = set()
-        self.progress = Progress(f"extract {stream}", calls=lambda: _calls(hook))
-        self._batch: dict[Any, dict[str, Any]] = {}
+        super().__init__(engine, stream, run_id, modified_field=GMT_MODIFIED, version=_gmt_modified,
+                         batch_size=batch_size or STAGE_BATCH,
+                         progress=Progress(f"extract {stream}", calls=lambda: _calls(hook)))
 
-    def add_total(self, count: int) -> None:
-        """One more walk of ``count`` records (its ``X-WP-Total``) is part of this extract."""
-        self.progress.set_total((self.progress.total or 0) + count)
 
-    def add(self, record: dict[str, Any], *, counted: bool = False) -> None:
-        """Stage ``record`` with the next batch (``counted``: its progress was already counted)."""
-        before = self._batch.get(record["id"])
-        if before is None or (record.get(GMT_MODIFIED) or "") >= (before.get(GMT_MODIFIED) or ""):
-            self._batch[record["id"]] = record
-        if not counted:
-            self.progress.advance()
-        if len(self._batch) >= self.batch_size:
-            self.flush()
-
-    def add_all(self, records: Iterable[dict[str, Any]]) -> int:
-        """Stage every record of ``records``; returns how many were read."""
-        count = 0
-        for record in records:
-            self.add(record)
-            count += 1
-        return count
-
-    def flush(self) -> None:
-        if self._batch:
-            repository.stage_records(self.engine, self.stream, list(self._batch.values()), self.run_id)
-            self.ids.update(str(i) for i in self._batch)
-            self._batch = {}
-
-    def finish(self) -> int:
-        """Stage what is left, log the last progress line; the number of distinct records staged."""
-        self.flush()
-        self.progress.finish()
-        return len(self.ids)
+def _gmt_modified(record: Mapping[str, Any]) -> str:
+    """A WooCommerce record's GMT modification time as text (ISO, so it sorts by time); "" when absent."""
+    return record.get(GMT_MODIFIED) or ""
 
 
 def _ids_of(records: Iterable[dict[str, Any]], into: set[Any]) -> Iterator[dict[str, Any]]:
@@ -269,3 +218,7 @@ def _registered_since(hook: WooCommerceHook, since: datetime) -> Iterator[dict[s
         yield from recent
         if len(recent) < len(page):
             return
+
+
+__all__ = ["CUSTOMERS", "ORDERS", "PRODUCTS", "STAGE_BATCH", "ExtractResult", "ExtractWindow", "StreamStager",
+           "extract_customers", "extract_orders", "extract_products", "iter_window"]

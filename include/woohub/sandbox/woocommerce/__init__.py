@@ -9,11 +9,14 @@ money is a JSON string), ``listing`` (filters, ordering, paging headers), ``payl
 ``errors``.
 
 Vendor settings (``POST /__sandbox__/config``, :meth:`WooCommerceApi.configure`): ``timezone``, ``clock``,
-``advance_seconds`` and ``seed_taxes`` (``"off"`` | ``"exclusive"`` | ``"inclusive"``: every following reset
-starts from a taxed store, see :mod:`woohub.sandbox.woocommerce.seed`). Store settings themselves
-(``woocommerce_calc_taxes``, ``woocommerce_prices_include_tax``, ``woocommerce_tax_round_at_subtotal``,
-``woocommerce_price_num_decimals``, ...) and tax rates are changed through the REST API, as on a real store
-(``PUT /settings/{group}/{id}``, ``/taxes``).
+``advance_seconds``, ``seed_taxes`` (``"off"`` | ``"exclusive"`` | ``"inclusive"``: every following reset
+starts from a taxed store, see :mod:`woohub.sandbox.woocommerce.seed`) and ``currency`` (the store currency,
+``"USD"`` by default: set now and by every following reset; it shows in ``/settings/general/
+woocommerce_currency``, ``/data/currencies/current``, price markup and new orders' default currency). Store
+settings themselves (the ``general`` and ``tax`` groups: ``woocommerce_calc_taxes``,
+``woocommerce_prices_include_tax``, ``woocommerce_tax_round_at_subtotal``, ``woocommerce_price_num_decimals``,
+``woocommerce_currency``, the store address, ...; definitions in ``settings.yaml``) and tax rates are changed
+through the REST API, as on a real store (``PUT /settings/{group}/{id}``, ``/taxes``).
 """
 
 from woohub.sandbox.woocommerce.api import WooCommerceApi

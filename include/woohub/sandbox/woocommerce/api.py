@@ -114,10 +114,13 @@ class WooCommerceApi:
         route("GET", r"taxes/(\d+)", self.get_tax, "view")
         route("PUT|PATCH|POST", r"taxes/(\d+)", self.update_tax, "edit")
         route("DELETE", r"taxes/(\d+)", self.delete_tax, "delete")
-        route("GET", r"settings/(tax)", self.list_settings, "list")
-        route("GET", r"settings/(general|tax)/([a-z_]+)", self.get_setting, "view")
-        route("PUT|PATCH|POST", r"settings/(general|tax)/([a-z_]+)", self.update_setting, "edit")
+        route("GET", r"settings/(general|tax)", self.list_settings, "list")
+        route("GET", r"settings/(general|tax)/([a-z_0-9]+)", self.get_setting, "view")
+        route("PUT|PATCH|POST", r"settings/(general|tax)/([a-z_0-9]+)", self.update_setting, "edit")
+        route("GET", r"data/currencies/current", self.current_currency, "view")
+        route("GET", r"data/currencies/([A-Za-z]{3})", self.get_currency, "view")
         self.seed_taxes = "off"
+        self.currency = "USD"
 
     def _route(self, methods: str, pattern: str, handler: Callable[..., Response], permission: str) -> None:
         self._routes.append((methods, re.compile(f"^{P.NS}/{pattern}/?$"), handler, permission))
@@ -174,6 +177,7 @@ class WooCommerceApi:
             tz = self.store.tz
             self.store.clear()
             self.store.tz = tz
+            self.store.settings["woocommerce_currency"] = self.currency
             if self.seed_taxes != "off":
                 seed_tax_setup(self.store, self.seed_taxes)
             if not options.empty:
@@ -190,16 +194,22 @@ class WooCommerceApi:
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         """``timezone`` (site timezone), ``clock`` (freeze at a UTC time, ``None`` to unfreeze),
-        ``advance_seconds`` (move a frozen clock) and ``seed_taxes`` ("off" | "exclusive" | "inclusive": later
-        resets start from a taxed store; it stays in force until set back to "off")."""
-        unknown = set(settings) - {"timezone", "clock", "advance_seconds", "seed_taxes"}
+        ``advance_seconds`` (move a frozen clock), ``seed_taxes`` ("off" | "exclusive" | "inclusive": later
+        resets start from a taxed store; it stays in force until set back to "off") and ``currency`` (the
+        store currency, ``woocommerce_currency``: set now and by every later reset until set back to "USD";
+        ``PUT /settings/general/woocommerce_currency`` changes it for the current store only)."""
+        unknown = set(settings) - {"timezone", "clock", "advance_seconds", "seed_taxes", "currency"}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         if "seed_taxes" in settings and settings["seed_taxes"] not in SEED_TAXES:
             raise ValueError(f"seed_taxes must be one of {', '.join(SEED_TAXES)}")
+        if "currency" in settings and settings["currency"] not in S.currencies():
+            raise ValueError(f"currency {settings['currency']!r} is not a currency WooCommerce knows")
         with self._lock:
             if "seed_taxes" in settings:
                 self.seed_taxes = settings["seed_taxes"]
+            if "currency" in settings:
+                self.currency = self.store.settings["woocommerce_currency"] = settings["currency"]
             if "timezone" in settings:
                 self.store.tz = ZoneInfo(settings["timezone"] or "UTC")
             if "clock" in settings:
@@ -209,7 +219,8 @@ class WooCommerceApi:
             from woohub.sandbox.woocommerce.clock import fmt_gmt
 
             return {"timezone": str(self.store.tz), "clock": fmt_gmt(self.clock.frozen),
-                    "now": fmt_gmt(self.clock.now()), "seed_taxes": self.seed_taxes}
+                    "now": fmt_gmt(self.clock.now()), "seed_taxes": self.seed_taxes,
+                    "currency": self.store.settings["woocommerce_currency"]}
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -481,8 +492,19 @@ class WooCommerceApi:
     def list_settings(self, request: Request, group: str) -> Response:
         base = self._ctx(request).base
         body = [S.render_setting(d, self.store.settings[d["id"]], base, group, single=False)
-                for d in S.DEFINITIONS[group]]
+                for d in S.groups()[group]]
         return self._one(request, body)  # type: ignore[arg-type]
+
+    def current_currency(self, request: Request) -> Response:
+        """``/data/currencies/current``: the store currency (symbol as HTML, ``&#36;``)."""
+        return self._one(request, S.render_currency(self.store.settings["woocommerce_currency"],
+                                                    self._ctx(request).base))
+
+    def get_currency(self, request: Request, code: str) -> Response:
+        if code.upper() not in S.currencies():
+            raise WooError(404, "woocommerce_rest_data_invalid_currency",
+                           "There are no currencies matching these parameters.")
+        return self._one(request, S.render_currency(code.upper(), self._ctx(request).base))
 
     def get_setting(self, request: Request, group: str, setting_id: str) -> Response:
         d = S.definition(group, setting_id)
@@ -582,7 +604,8 @@ class WooCommerceApi:
                     item["variation_id"] and item["variation_id"] not in self.store.products)):
                 item = {**item, "product_id": 0, "variation_id": 0, "sku": None}  # the product was deleted
             items.append(item)
-        return P.render_order({**o, "line_items": items}, ctx, refunds)
+        return P.render_order({**o, "line_items": items, "needs_processing": self.store.needs_processing(o)}, ctx,
+                              refunds)
 
     def list_orders(self, request: Request) -> Response:
         args = request.args
@@ -596,7 +619,7 @@ class WooCommerceApi:
         customer = args.get("customer")
         product = args.get("product")
         parent = ids_param(args, "parent")
-        search = args.get("search", "").casefold()
+        search = args.get("search", "")
         orderby = enum_param(args, "orderby", "date", ["date", "id", "include", "title", "slug", "modified"])
         order = enum_param(args, "order", "desc", ["asc", "desc"])
         compiled = window.compile(local_columns=False)
@@ -617,7 +640,7 @@ class WooCommerceApi:
                 continue
             if parent is not None and o["parent_id"] not in parent:
                 continue
-            if search and search not in json.dumps([o["billing"], o["shipping"]], ensure_ascii=False).casefold():
+            if search and not self.store.search_order(o, search):
                 continue
             if compiled and not DateWindow.match(o, compiled):
                 continue
@@ -733,8 +756,8 @@ class WooCommerceApi:
                 continue
             if exclude and c["id"] in exclude:
                 continue
-            if search and not any(search in s.casefold() for s in (c["email"], c["username"],
-                                                                   self.store.display_name(c))):
+            if search and not (any(search in s.casefold() for s in self._customer_search_columns(c, search))
+                               or search == str(c["id"])):
                 continue
             rows.append(c)
         keys: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -749,39 +772,52 @@ class WooCommerceApi:
         return self._collection(request, "customers", [r["id"] for r in rows],
                                 lambda i: P.render_customer(self.store.customers[i], ctx))
 
+    def _customer_search_columns(self, c: dict[str, Any], search: str) -> list[str]:
+        """``WP_User_Query`` search (``*term*``: a substring): a term with "@" looks at the email only, a
+        number at the login (and the id, exactly), anything else at login, email, nicename and display name."""
+        if "@" in search:
+            return [c["email"]]
+        if search.isdigit():
+            return [c["username"]]
+        return [c["email"], c["username"], self.store.display_name(c)]
+
     def get_customer(self, request: Request, cid: int) -> Response:
         return self._one(request, P.render_customer(self._customer(cid), self._ctx(request)))
 
     def create_customer(self, request: Request) -> Response:
-        c = self.store.create_customer(self._body(request))
+        body = self._body(request)
+        schema.check_customer_emails(body, creating=True)
+        c = self.store.create_customer(body)
         return self._one(request, P.render_customer(c, self._ctx(request, True)), 201, f"customers/{c['id']}")
 
     def update_customer(self, request: Request, cid: int) -> Response:
-        c = self.store.update_customer(self._customer(cid), self._body(request))
+        customer = self._customer(cid)
+        body = self._body(request)
+        schema.check_customer_emails(body, creating=False)
+        c = self.store.update_customer(customer, body)
         return self._one(request, P.render_customer(c, self._ctx(request, True)))
 
-    def _delete_customer(self, c: dict[str, Any]) -> None:
+    def _delete_customer(self, c: dict[str, Any], ctx: P.Ctx) -> dict[str, Any]:
+        """Delete a customer; the answer is the customer as it was, its self link without targetHints (the
+        user is gone when the links are made)."""
         if c["role"] not in ("customer", "subscriber"):
             raise WooError(403, "woocommerce_rest_cannot_delete", "Sorry, you are not allowed to delete this resource.")
-        del self.store.customers[c["id"]]
+        before = P.render_customer(c, ctx)
+        self.store.delete_customer(c)
+        before["_links"]["self"] = [{"href": before["_links"]["self"][0]["href"]}]
+        return before
 
     def delete_customer(self, request: Request, cid: int) -> Response:
         c = self._customer(cid)
         if not bool_param(request.args, "force"):
             raise WooError(501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
-        before = P.render_customer(c, self._ctx(request, True))
-        self._delete_customer(c)
-        return self._one(request, before)
+        return self._one(request, self._delete_customer(c, self._ctx(request, True)))
 
     def batch_customers(self, request: Request) -> Response:
         ctx = self._ctx(request, True)
 
         def delete(cid: int) -> dict[str, Any]:
-            c = self._customer(cid)
-            before = P.render_customer(c, ctx)
-            self._delete_customer(c)
-            before["_links"]["self"] = [{"href": before["_links"]["self"][0]["href"]}]
-            return before
+            return self._delete_customer(self._customer(cid), ctx)
 
         return self._batch(
             request,

@@ -10,10 +10,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from woohub.sandbox.woocommerce.clock import fmt_gmt, fmt_local
+from woohub.sandbox.woocommerce.settings import currency_symbol_text
 
 NS = "/wp-json/wc/v3"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "$", "AUD": "$", "PLN": "zł"}
 ORDER_STATUSES = [
     ("pending", "Pending payment"), ("processing", "Processing"), ("on-hold", "On hold"),
     ("completed", "Completed"), ("cancelled", "Cancelled"), ("refunded", "Refunded"),
@@ -94,29 +94,33 @@ def _self_links(ctx: Ctx, path: str, collection: str, allow: list[str], **extra:
     return links
 
 
-def _price_span(amount: str, hidden: bool = False, decimals: int = 2) -> str:
+def _price_span(amount: str, hidden: bool = False, decimals: int = 2, symbol: str = "&#36;") -> str:
     amount = fmt(amount, decimals) if amount else amount
     aria = ' aria-hidden="true"' if hidden else ""
     return (f'<span class="woocommerce-Price-amount amount"{aria}><bdi><span class="woocommerce-Price-currencySymbol" '
-            f'translate="no">&#36;</span>{amount}</bdi></span>')
+            f'translate="no">{symbol}</span>{amount}</bdi></span>')
 
 
 def price_html(regular: str, price: str, on_sale: bool, low: str | None = None, high: str | None = None,
-               decimals: int = 2) -> str:
+               decimals: int = 2, symbol: str = "&#36;") -> str:
+    """``get_price_html``: a price (on sale: struck-through regular price, then the price) or a range, with
+    the store currency's symbol (the screen-reader texts spell ``&#36;`` as ``&#036;``)."""
     d = decimals
+    plain_symbol = "&#036;" if symbol == "&#36;" else symbol
     if low is not None and high is not None:
         if low == high:
-            return _price_span(low, decimals=d)
-        return (f'{_price_span(low, True, d)} <span aria-hidden="true">&ndash;</span> {_price_span(high, True, d)}'
-                f'<span class="screen-reader-text">Price range: &#36;{fmt(low, d)} through &#36;{fmt(high, d)}</span>')
+            return _price_span(low, decimals=d, symbol=symbol)
+        return (f'{_price_span(low, True, d, symbol)} <span aria-hidden="true">&ndash;</span> '
+                f'{_price_span(high, True, d, symbol)}<span class="screen-reader-text">Price range: '
+                f'{symbol}{fmt(low, d)} through {symbol}{fmt(high, d)}</span>')
     if price == "":
         return ""
     if on_sale:
-        return (f'<del aria-hidden="true">{_price_span(regular, decimals=d)}</del> <span class="screen-reader-text">'
-                f'Original price was: &#036;{fmt(regular, d)}.</span><ins aria-hidden="true">'
-                f'{_price_span(price, decimals=d)}</ins><span class="screen-reader-text">Current price is: '
-                f'&#036;{fmt(price, d)}.</span>')
-    return _price_span(price, decimals=d)
+        return (f'<del aria-hidden="true">{_price_span(regular, decimals=d, symbol=symbol)}</del> '
+                f'<span class="screen-reader-text">Original price was: {plain_symbol}{fmt(regular, d)}.</span>'
+                f'<ins aria-hidden="true">{_price_span(price, decimals=d, symbol=symbol)}</ins>'
+                f'<span class="screen-reader-text">Current price is: {plain_symbol}{fmt(price, d)}.</span>')
+    return _price_span(price, decimals=d, symbol=symbol)
 
 
 def _dates(record: dict[str, Any], ctx: Ctx, *names: str) -> dict[str, Any]:
@@ -141,7 +145,7 @@ def render_product(p: dict[str, Any], ctx: Ctx, derived: dict[str, Any]) -> dict
     on_sale = derived["on_sale"]
     body: dict[str, Any] = {
         "id": p["id"], "name": p["name"], "slug": p["slug"],
-        "permalink": f"{ctx.base}/product/{p['slug']}/",
+        "permalink": f"{ctx.base}/product/{p['slug']}/" if p["slug"] else f"{ctx.base}/?post_type=product&p={p['id']}",
     }
     body.update(_dates(p, ctx, "created", "modified"))
     body.update({
@@ -160,7 +164,8 @@ def render_product(p: dict[str, Any], ctx: Ctx, derived: dict[str, Any]) -> dict
         "low_stock_amount": p["low_stock_amount"], "sold_individually": p["sold_individually"],
         "weight": p["weight"], "dimensions": dict(p["dimensions"]), "shipping_required": not p["virtual"],
         "shipping_taxable": not p["virtual"], "shipping_class": "", "shipping_class_id": 0,
-        "reviews_allowed": True, "average_rating": "0", "rating_count": 0, "upsell_ids": [],
+        # the rating meta reads back as "0.00"; a product just saved still holds the number 0
+        "reviews_allowed": True, "average_rating": "0" if ctx.edit else "0.00", "rating_count": 0, "upsell_ids": [],
         "cross_sell_ids": [], "parent_id": p.get("parent_id", 0), "purchase_note": "",
         "categories": derived["categories"], "brands": [], "tags": [], "images": [],
         "attributes": [
@@ -175,7 +180,7 @@ def render_product(p: dict[str, Any], ctx: Ctx, derived: dict[str, Any]) -> dict
     })
     if ctx.edit:
         body["permalink_template"] = f"{ctx.base}/product/%pagename%/"
-        body["generated_slug"] = p["slug"].removesuffix("__trashed")
+        body["generated_slug"] = p["slug"].removesuffix("__trashed") or p.get("generated_slug", "")
     body["_links"] = _self_links(ctx, f"products/{p['id']}", "products", ALL_METHODS)
     return body
 
@@ -296,6 +301,12 @@ def _rate_percent(value: str) -> int | float:
     return int(number_) if number_.is_integer() else number_
 
 
+def order_meta_listed(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An order's meta in the order HPOS reads it back: by key, then value (the table's
+    order_id/meta_key/meta_value index), not by id: ``_hubspot_deal_id`` before ``hubspot_deal_id``."""
+    return sorted(entries, key=lambda m: (m["key"].casefold(), str(m["value"]).casefold(), m["id"]))
+
+
 def render_order(o: dict[str, Any], ctx: Ctx, refunds: list[dict[str, Any]]) -> dict[str, Any]:
     oid = o["id"]
     status = o["status"]
@@ -314,7 +325,7 @@ def render_order(o: dict[str, Any], ctx: Ctx, refunds: list[dict[str, Any]]) -> 
         "transaction_id": o["transaction_id"], "customer_ip_address": "", "customer_user_agent": "",
         "created_via": o["created_via"], "customer_note": o["customer_note"],
         "date_completed": fmt_local(o["completed"], ctx.tz), "date_paid": fmt_local(o["paid"], ctx.tz),
-        "cart_hash": "", "number": str(oid), "meta_data": [dict(m) for m in o["meta_data"]],
+        "cart_hash": "", "number": str(oid), "meta_data": [dict(m) for m in order_meta_listed(o["meta_data"])],
         "line_items": [render_line_item(i, d) for i in o["line_items"]],
         "tax_lines": [
             {"id": t["id"], "rate_code": t.get("rate_code", ""), "rate_id": t["rate_id"], "label": t.get("label", ""),
@@ -344,11 +355,11 @@ def render_order(o: dict[str, Any], ctx: Ctx, refunds: list[dict[str, Any]]) -> 
                      "total_tax": fmt(0, d)} for r in refunds],
         "payment_url": f"{ctx.base}/checkout/order-pay/{oid}/?pay_for_order=true&key={o['order_key']}",
         "is_editable": status in ("pending", "on-hold", "auto-draft", "checkout-draft"),
-        "needs_payment": status in ("pending", "failed"),
-        "needs_processing": True,
+        "needs_payment": status in ("pending", "failed") and dec(o["total"]) > 0,
+        "needs_processing": o.get("needs_processing", True),
         "date_created_gmt": fmt_gmt(o["created"]), "date_modified_gmt": fmt_gmt(o["modified"]),
         "date_completed_gmt": fmt_gmt(o["completed"]), "date_paid_gmt": fmt_gmt(o["paid"]),
-        "currency_symbol": CURRENCY_SYMBOLS.get(o["currency"], o["currency"]),
+        "currency_symbol": currency_symbol_text(o["currency"]),
     }
     links = _self_links(ctx, f"orders/{oid}", "orders", ALL_METHODS)
     links["email_templates"] = [{"embeddable": True, "href": f"{ctx.base}{NS}/orders/{oid}/actions/email_templates"}]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from woohub.sandbox.woocommerce.errors import invalid_params
+from woohub.sandbox.woocommerce.errors import WooError, invalid_params
+from woohub.sandbox.woocommerce.store import valid_email
 
 STRING = "string"
 Schema = str | dict[str, Any] | list[Any]
@@ -60,3 +61,26 @@ def check_types(body: dict[str, Any], schema: dict[str, Schema]) -> None:
             errors[name] = ("rest_invalid_type", message, message.removesuffix(" is not of type string."))
     if errors:
         raise invalid_params(errors)
+
+
+def _is_email(value: Any) -> bool:
+    return isinstance(value, str) and valid_email(value)
+
+
+def check_customer_emails(body: dict[str, Any], *, creating: bool) -> None:
+    """The customers endpoint's ``"format": "email"`` fields: ``email`` (not on create, whose route
+    declares its own ``email`` argument without a format) and ``billing.email``. An empty string fails too
+    (the field is not ``required``), as ``is_email`` refuses it: 400 ``rest_invalid_param``,
+    ``"Invalid email address."`` (code ``rest_invalid_email``)."""
+    failing = []
+    if not creating and body.get("email") is not None and not _is_email(body["email"]):
+        failing.append("email")
+    billing = body.get("billing")
+    if isinstance(billing, dict) and "email" in billing and not _is_email(billing["email"]):
+        failing.append("billing")
+    if failing:
+        message = "Invalid email address."
+        raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(failing)}",
+                       params={name: message for name in failing},
+                       details={name: {"code": "rest_invalid_email", "message": message, "data": None}
+                                for name in failing})

@@ -17,8 +17,14 @@ from zoneinfo import ZoneInfo
 
 from woohub.sandbox.woocommerce.clock import Clock, fmt_local
 from woohub.sandbox.woocommerce.errors import WooError, invalid_param, missing_param
-from woohub.sandbox.woocommerce.payloads import ADDRESS_KEYS, dec, money, plain_decimal, slugify
-from woohub.sandbox.woocommerce.settings import TAX_CLASSES, defaults
+from woohub.sandbox.woocommerce.payloads import ADDRESS_KEYS, dec, money, plain_decimal, price_html, slugify
+from woohub.sandbox.woocommerce.settings import (
+    TAX_CLASSES,
+    base_location,
+    currencies,
+    currency_symbol,
+    defaults,
+)
 from woohub.sandbox.woocommerce.totals import TaxEnv, base_net_price, calculate_totals, plain
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -98,7 +104,8 @@ class Store:
                       round_at_subtotal=s["woocommerce_tax_round_at_subtotal"] == "yes",
                       decimals=self.decimals, based_on=s["woocommerce_tax_based_on"],
                       shipping_tax_class=s["woocommerce_shipping_tax_class"],
-                      rates=tuple(sorted(self.tax_rates.values(), key=lambda r: (r["order"], r["id"]))))
+                      rates=tuple(sorted(self.tax_rates.values(), key=lambda r: (r["order"], r["id"]))),
+                      base=base_location(s))
 
     def _apply_tax_rate(self, rate: dict[str, Any], body: dict[str, Any]) -> None:
         classes = [slug for slug, _ in TAX_CLASSES]
@@ -196,6 +203,7 @@ class Store:
 
     def product_derived(self, p: dict[str, Any]) -> dict[str, Any]:
         """Price, stock status and friends as WooCommerce computes them on read."""
+        symbol = currency_symbol(self.settings["woocommerce_currency"])
         if p["type"] == "variable":
             children = [self.products[v] for v in p["variations"] if v in self.products]
             prices = sorted(dec(self._effective_price(c)) for c in children if self._effective_price(c) != "")
@@ -203,20 +211,19 @@ class Store:
             stock_status = "instock" if "instock" in statuses else (
                 "onbackorder" if "onbackorder" in statuses else "outofstock")
             price = money(prices[0]) if prices else ""
-            from woohub.sandbox.woocommerce.payloads import price_html
-
-            html = price_html("", price, False, money(prices[0]), money(prices[-1]), self.decimals) if prices else ""
+            html = price_html("", price, False, money(prices[0]), money(prices[-1]), self.decimals,
+                              symbol) if prices else ""
             return {"price": price, "on_sale": False, "stock_status": stock_status, "backordered": False,
                     "price_html": html, "variations": sorted(v for v in p["variations"] if v in self.products),
                     "sku": p["sku"], "tax_class": p["tax_class"]}
-        from woohub.sandbox.woocommerce.payloads import price_html
-
         price = self._effective_price(p)
         on_sale = p["sale_price"] != "" and dec(p["sale_price"]) < dec(p["regular_price"])
-        backordered = bool(p["manage_stock"] and p["backorders"] != "no" and (p["stock_quantity"] or 0) < 0)
-        return {"price": price, "on_sale": on_sale, "stock_status": self._stock_status(p),
-                "backordered": backordered,
-                "price_html": price_html(p["regular_price"], price, on_sale, decimals=self.decimals),
+        stock_status = self._stock_status(p)
+        # is_on_backorder: status onbackorder, or managed stock below zero with backorders allowed
+        backordered = stock_status == "onbackorder" or bool(
+            p["manage_stock"] and p["backorders"] != "no" and (p["stock_quantity"] or 0) < 0)
+        return {"price": price, "on_sale": on_sale, "stock_status": stock_status, "backordered": backordered,
+                "price_html": price_html(p["regular_price"], price, on_sale, decimals=self.decimals, symbol=symbol),
                 "variations": [], "sku": self.effective_sku(p), "tax_class": self.effective_tax_class(p)}
 
     @staticmethod
@@ -294,15 +301,12 @@ class Store:
             "parent_id": parent["id"] if parent else 0, "created": now, "modified": now,
             "created_local": self.local(now), "modified_local": self.local(now),
         }
-        if not parent:
-            taken = {q["slug"] for q in self.products.values()}
-            base, n = p["slug"], 2
-            while p["slug"] in taken:
-                p["slug"] = f"{base}-{n}"
-                n += 1
         if parent:
             p["tax_class"] = "parent"
         self._apply_product(p, body)
+        if not parent:
+            p["slug"] = self._unique_slug(slugify(p["name"]))
+            self._hold_draft_slug(p)
         self.products[pid] = p
         if parent:
             parent["variations"].append(pid)
@@ -341,6 +345,24 @@ class Store:
         if p["type"] == "variation":
             p["categories"] = []
 
+    def _unique_slug(self, slug: str) -> str:
+        """``wp_unique_post_slug``: ``-2``, ``-3``... after a slug another product has."""
+        taken = {q["slug"] for q in self.products.values()}
+        candidate, n = slug, 2
+        while candidate in taken:
+            candidate = f"{slug}-{n}"
+            n += 1
+        return candidate
+
+    @staticmethod
+    def _hold_draft_slug(p: dict[str, Any]) -> None:
+        """WordPress gives a draft or pending post no slug (``post_name`` "", permalink ``?post_type=product&p=ID``)
+        until it is published; the slug it would get shows as ``generated_slug``."""
+        if p["status"] in ("draft", "pending") and p["slug"]:
+            p["generated_slug"], p["slug"] = p["slug"], ""
+        elif p["status"] not in ("draft", "pending") and not p["slug"] and p.get("generated_slug"):
+            p["slug"] = p.pop("generated_slug")
+
     def update_product(self, p: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         if "sku" in body:
             self._check_sku(body["sku"], p["id"])
@@ -349,6 +371,8 @@ class Store:
         if "type" in body and p["type"] != "variation":
             p["type"] = body["type"]
         self._apply_product(p, body)
+        if p["type"] != "variation":
+            self._hold_draft_slug(p)
         self._touch(p)
         return p
 
@@ -400,6 +424,7 @@ class Store:
             while any(c["username"] == username for c in self.customers.values()):
                 username = f"{base}-{n}"
                 n += 1
+        self._check_customer_billing_email(body)
         now = self.clock.now() if now is None else now
         cid = self.next_id("user")
         c: dict[str, Any] = {
@@ -414,22 +439,44 @@ class Store:
         return c
 
     def update_customer(self, c: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        if "email" in body and body["email"] != c["email"]:
-            email = str(body["email"]).strip()
-            owner = self._email_owner(email)
-            if not valid_email(email) or (owner is not None and owner != c["id"]):
-                raise WooError(400, "woocommerce_rest_customer_invalid_email", "Email address is invalid.")
-            c["email"] = email
+        """``update_item``: an email another account has (or this account's own in another case) is
+        ``woocommerce_rest_customer_invalid_email``; then ``WC_Customer``'s setters (an invalid email, an
+        invalid billing email). The account email and billing.email never follow each other, the top-level
+        names do not touch the addresses' names, and address objects merge into what is there."""
+        if body.get("email") and self._email_owner(str(body["email"])) is not None and body["email"] != c["email"]:
+            raise WooError(400, "woocommerce_rest_customer_invalid_email", "Email address is invalid.")
         if "username" in body and body["username"] != c["username"]:
             raise WooError(400, "woocommerce_rest_customer_invalid_argument", "Username isn't editable.")
+        if body.get("email"):
+            email = str(body["email"]).strip()
+            if not valid_email(email):
+                raise WooError(400, "customer_invalid_email", "Invalid email address")
+            c["email"] = email
         for key in ("first_name", "last_name"):
             if key in body:
                 c[key] = str(body[key])
+        self._check_customer_billing_email(body)
         for part in ("billing", "shipping"):
             if isinstance(body.get(part), dict):
                 c[part].update({k: str(v) for k, v in body[part].items() if k in (*ADDRESS_KEYS, "email", "phone")})
         self._touch(c)
         return c
+
+    @staticmethod
+    def _check_customer_billing_email(body: dict[str, Any]) -> None:
+        """``WC_Customer::set_billing_email``: a non-empty billing email must be valid."""
+        billing = body.get("billing")
+        if isinstance(billing, dict) and billing.get("email") and not valid_email(str(billing["email"])):
+            raise WooError(400, "customer_invalid_billing_email", "Invalid billing email address")
+
+    def delete_customer(self, c: dict[str, Any]) -> None:
+        """``wp_delete_user``; WooCommerce then sets the customer's orders to guest orders (customer_id 0,
+        billing kept), which bumps their date_modified."""
+        del self.customers[c["id"]]
+        for order in self.orders.values():
+            if order["customer_id"] == c["id"]:
+                order["customer_id"] = 0
+                self._touch(order)
 
     def display_name(self, c: dict[str, Any]) -> str:
         if c["first_name"] and c["last_name"]:
@@ -456,40 +503,118 @@ class Store:
             return int(spec["product_id"]), 0
         raise WooError(400, "woocommerce_rest_required_product_reference", "Product ID or SKU is required.")
 
-    def _line_from_product(self, spec: dict[str, Any]) -> dict[str, Any]:
-        qty = int(spec.get("quantity", 1))
-        pid, vid = self._line_product(spec)
+    def _set_line_product(self, item: dict[str, Any], pid: int, vid: int) -> dict[str, Any] | None:
+        """``WC_Order_Item_Product::set_product``: product and variation ids, name, SKU, tax class and, for a
+        variation, its attributes as line meta (``color`` = "Red"); an unknown product leaves an empty line
+        (product_id 0). Returns the product that prices the line (the variation, else the product), or None."""
         product = self.products.get(pid)
         variation = self.products.get(vid) if vid else None
-        item: dict[str, Any] = {"id": self.next_id("item"), "quantity": qty, "meta_data": [], "parent_name": None,
-                                "tax_class": "", "tax_status": "taxable"}
-        unit = Decimal(0)
         if product is None or product["type"] == "variation" or (vid and variation is None):
-            item.update({"name": "", "product_id": 0, "variation_id": 0, "sku": None})
-        else:
-            source = variation or product
-            name = product["name"]
-            if variation:
-                name = f"{product['name']} - " + ", ".join(a["option"] for a in variation["attributes"])
-                item["parent_name"] = product["name"]
-                for a in variation["attributes"]:
-                    item["meta_data"].append({"id": self.next_id("meta"), "key": a["name"].lower(),
-                                              "value": a["option"], "display_key": a["name"],
-                                              "display_value": a["option"]})
-            price = self.product_derived(source)["price"] if source["type"] == "variable" else \
-                self._effective_price(source)
-            item.update({"name": spec.get("name") or name, "product_id": pid, "variation_id": vid,
-                         "sku": self.effective_sku(source), "tax_class": self.effective_tax_class(source),
-                         "tax_status": source["tax_status"] if source["type"] != "variation" else
-                         self.products[pid]["tax_status"]})
-            unit = dec(price)
-        line_price = base_net_price(self.tax_env(), unit * qty, item["tax_class"], item["tax_status"] == "taxable")
-        if spec.get("tax_class") is not None and product is not None:
-            item["tax_class"] = str(spec["tax_class"])
-        subtotal = dec(spec["subtotal"]) if spec.get("subtotal") not in (None, "") else line_price
-        total = dec(spec["total"]) if spec.get("total") not in (None, "") else subtotal
-        item["subtotal"], item["total"] = plain(subtotal), plain(total)
+            item.update({"product_id": 0, "variation_id": 0, "sku": None})
+            return None
+        source = variation or product
+        item.update({"name": product["name"], "product_id": pid, "variation_id": vid, "parent_name": None,
+                     "sku": self.effective_sku(source), "tax_class": self.effective_tax_class(source),
+                     "tax_status": product["tax_status"]})
+        if variation:
+            item["name"] = f"{product['name']} - " + ", ".join(a["option"] for a in variation["attributes"])
+            item["parent_name"] = product["name"]
+            for a in variation["attributes"]:
+                self.update_meta(item["meta_data"], a["name"].lower(), a["option"], display_key=a["name"])
+        return source
+
+    def _catalogue_line_price(self, source: dict[str, Any] | None, item: dict[str, Any], qty: int) -> Decimal:
+        """``wc_get_price_excluding_tax($product, qty)``: what a new line costs before any override."""
+        if source is None:
+            return Decimal(0)
+        price = self.product_derived(source)["price"] if source["type"] == "variable" else \
+            self._effective_price(source)
+        return base_net_price(self.tax_env(), dec(price) * qty, item["tax_class"], item["tax_status"] == "taxable")
+
+    def _line_from_product(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """``prepare_line_items`` creating a line: the product's price x quantity as subtotal and total, then
+        whatever the request sets of name, quantity, total, subtotal, tax_class (``price`` is read-only and
+        ignored), then its meta_data."""
+        qty = int(spec.get("quantity", 1))
+        pid, vid = self._line_product(spec)
+        item: dict[str, Any] = {"id": self.next_id("item"), "name": "", "quantity": qty, "meta_data": [],
+                                "parent_name": None, "tax_class": "", "tax_status": "taxable"}
+        source = self._set_line_product(item, pid, vid)
+        line_price = self._catalogue_line_price(source, item, qty)
+        item["subtotal"] = item["total"] = plain(line_price)
+        self._set_line_props(item, spec)
         return item
+
+    def _set_line_props(self, item: dict[str, Any], spec: dict[str, Any]) -> None:
+        """``maybe_set_item_props`` (name, quantity, total, subtotal, tax_class: only those sent) and
+        ``maybe_set_item_meta_data``."""
+        if spec.get("name") is not None:
+            item["name"] = str(spec["name"])
+        if spec.get("quantity") is not None:
+            item["quantity"] = int(spec["quantity"])
+        for key in ("total", "subtotal"):
+            if spec.get(key) is not None:
+                item[key] = plain(dec(spec[key]))
+        if spec.get("tax_class") is not None and item["product_id"]:
+            item["tax_class"] = str(spec["tax_class"])
+        if isinstance(spec.get("meta_data"), list):
+            for m in spec["meta_data"]:
+                if isinstance(m, dict) and "key" in m:
+                    key = str(m["key"])
+                    self.update_meta(item["meta_data"], key, m.get("value"), m.get("id"), display_key=key)
+
+    def _update_line(self, order: dict[str, Any], item: dict[str, Any], spec: dict[str, Any]) -> None:
+        """``prepare_line_items`` editing a line (an entry with ``id``): a product reference sent re-points the
+        line but does not re-price it, sent props are set as they are (a new quantity keeps subtotal and
+        total), then the product's stock follows the quantity (``wc_maybe_adjust_line_item_product_stock``)."""
+        if spec.get("sku") or spec.get("product_id") or spec.get("variation_id"):
+            pid, vid = self._line_product(spec)
+            self._set_line_product(item, pid, vid)
+        self._set_line_props(item, spec)
+        self._adjust_line_stock(order, item)
+
+    def _adjust_line_stock(self, order: dict[str, Any], item: dict[str, Any]) -> None:
+        """``wc_maybe_adjust_line_item_product_stock``: in an order whose stock was reduced (processing,
+        completed, on-hold), a managed-stock product gives or takes back the difference between the line's
+        quantity (less refunded units) and what ``_reduced_stock`` says was taken; the meta follows."""
+        target = self._stock_products(item)
+        if order["status"] not in STOCK_STATUSES or target is None or not target["manage_stock"]:
+            return
+        reduced = next((m for m in item["meta_data"] if m["key"] == "_reduced_stock"), None)
+        if not order["stock_reduced"] and reduced is None:
+            return
+        already = int(reduced["value"]) if reduced is not None else 0
+        wanted = item["quantity"] - self._refunded_quantity(order, item)
+        if wanted != already:
+            self._change_stock(target, already - wanted)
+        self.update_meta(item["meta_data"], "_reduced_stock", str(wanted), display_key="_reduced_stock")
+
+    def _refunded_quantity(self, order: dict[str, Any], item: dict[str, Any]) -> int:
+        """``get_qty_refunded_for_item``: units of a line given back by refunds (a positive count)."""
+        total = 0
+        for rid in order["refund_ids"]:
+            for line in self.refunds.get(rid, {}).get("line_items", []):
+                if any(m["key"] == "_refunded_item_id" and m["value"] == str(item["id"]) for m in line["meta_data"]):
+                    total += abs(int(line["quantity"]))
+        return total
+
+    def update_meta(self, entries: list[dict[str, Any]], key: str, value: Any, meta_id: Any = None,
+                    *, display_key: str | None = None) -> None:
+        """``WC_Data::update_meta_data``: the entry with ``meta_id`` if given, else the first entry with the
+        key (further entries with that key are dropped), else a new entry. ``display_key``: an order line's
+        meta, which also carries display_key/display_value."""
+        found = next((m for m in entries if meta_id and m["id"] == meta_id), None)
+        if found is None and not meta_id:
+            same = [m for m in entries if m["key"] == key]
+            found = same[0] if same else None
+            for extra in same[1:]:
+                entries.remove(extra)
+        if found is None:
+            found = {"id": self.next_id("meta")}
+            entries.append(found)
+        found.update({"key": key, "value": value})
+        if display_key is not None:
+            found.update({"display_key": display_key, "display_value": value})
 
     def _coupon_lines(self, specs: list[dict[str, Any]], order: dict[str, Any]) -> None:
         order["coupon_lines"] = []
@@ -532,6 +657,19 @@ class Store:
             raise invalid_param("status", "status is not one of " + ", ".join(ORDER_STATUS_SLUGS) + ".",
                                 "rest_not_in_enum")
 
+    @staticmethod
+    def _check_currency(body: dict[str, Any], batch: bool) -> None:
+        """``currency`` must be one WooCommerce knows: the schema's enum for a single request,
+        ``WC_Order::set_currency`` in a batch."""
+        code = body.get("currency")
+        if code is None or code in currencies():
+            return
+        if batch:
+            raise WooError(400, "order_invalid_currency", "Invalid currency code")
+        codes = list(currencies())
+        raise invalid_param("currency", f"currency is not one of {', '.join(codes[:-1])}, and {codes[-1]}.",
+                            "rest_not_in_enum")
+
     def order_key(self) -> str:
         return "wc_order_" + "".join(self.rng.choices(string.ascii_letters + string.digits, k=13))
 
@@ -540,6 +678,7 @@ class Store:
             raise WooError(400, "woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.")
         self._check_billing_email(body, batch)
         self._check_status(body)
+        self._check_currency(body, batch)
         customer_id = int(body.get("customer_id") or 0)
         if customer_id and customer_id not in self.customers:
             raise WooError(400, "woocommerce_rest_invalid_customer_id", "Customer ID is invalid.")
@@ -547,7 +686,7 @@ class Store:
         oid = self.next_id("post")
         order: dict[str, Any] = {
             "id": oid, "parent_id": int(body.get("parent_id", 0)), "status": "pending",
-            "currency": body.get("currency", "USD"), "created": now, "modified": now, "paid": None,
+            "currency": self.settings["woocommerce_currency"], "created": now, "modified": now, "paid": None,
             "completed": None, "discount_total": "0", "discount_tax": "0", "shipping_total": "0", "shipping_tax": "0",
             "cart_tax": "0", "total_tax": "0", "total": "0", "tax_lines": [],
             "prices_include_tax": self.settings["woocommerce_prices_include_tax"] == "yes",
@@ -567,8 +706,11 @@ class Store:
         return order
 
     def _apply_order(self, order: dict[str, Any], body: dict[str, Any], creating: bool = False) -> None:
-        for key in ("payment_method", "payment_method_title", "transaction_id", "customer_note", "currency"):
-            if key in body:
+        """``prepare_object_for_database`` + ``save_object``: the writable fields in schema order, totals
+        recalculated (always on create; on update when an address or items were sent), then the status, then
+        ``set_paid``."""
+        for key in ("currency", "customer_note", "payment_method", "payment_method_title", "transaction_id"):
+            if body.get(key) is not None:
                 order[key] = str(body[key])
         if "customer_id" in body and not creating:
             cid = int(body["customer_id"] or 0)
@@ -580,36 +722,17 @@ class Store:
                 order[part].update({k: str(v) for k, v in body[part].items() if k in (*ADDRESS_KEYS, "email", "phone")})
         if not order["billing"].get("email") and order["customer_id"] in self.customers:
             order["billing"]["email"] = self.customers[order["customer_id"]]["email"]
-        if "line_items" in body:
-            for spec in body["line_items"]:
-                existing = next((i for i in order["line_items"] if spec.get("id") and i["id"] == spec["id"]), None)
-                if existing is not None:
-                    if int(spec.get("quantity", existing["quantity"])) == 0:
-                        order["line_items"].remove(existing)
-                        continue
-                    qty = int(spec.get("quantity", existing["quantity"]))
-                    unit = dec(existing["subtotal"]) / existing["quantity"] if existing["quantity"] else Decimal(0)
-                    existing["quantity"] = qty
-                    existing["subtotal"] = plain(dec(spec["subtotal"]) if spec.get("subtotal") else unit * qty)
-                    existing["total"] = plain(dec(spec["total"]) if spec.get("total") else dec(existing["subtotal"]))
-                else:
-                    order["line_items"].append(self._line_from_product(spec))
-        if "shipping_lines" in body:
-            for spec in body["shipping_lines"]:
-                order["shipping_lines"].append({"id": self.next_id("item"), "method_title": spec.get("method_title", ""),
-                                                "method_id": spec.get("method_id", ""),
-                                                "total": plain(dec(spec.get("total", "0")))})
-        if "fee_lines" in body:
-            for spec in body["fee_lines"]:
-                order["fee_lines"].append({"id": self.next_id("item"), "name": spec.get("name", ""),
-                                           "tax_class": str(spec.get("tax_class") or ""),
-                                           "tax_status": spec.get("tax_status", "taxable"),
-                                           "total": plain(dec(spec.get("total", "0")))})
+        if isinstance(body.get("meta_data"), list):
+            for m in body["meta_data"]:
+                if isinstance(m, dict) and "key" in m:
+                    self.update_meta(order["meta_data"], str(m["key"]), m.get("value"), m.get("id"))
+        for part in ("line_items", "shipping_lines", "fee_lines"):
+            if isinstance(body.get(part), list):
+                for spec in body[part]:
+                    if isinstance(spec, dict):
+                        self._set_order_item(order, part, spec)
         if "coupon_lines" in body:
             self._coupon_lines(body["coupon_lines"], order)
-        if "meta_data" in body:
-            for m in body["meta_data"]:
-                order["meta_data"].append(self.meta(str(m.get("key", "")), m.get("value")))
         if creating or any(k in body for k in ("billing", "shipping", "line_items", "shipping_lines", "fee_lines",
                                                 "coupon_lines")):
             self._recalculate(order)
@@ -619,46 +742,144 @@ class Store:
                 if coupon is not None:
                     coupon["used_by"].append(str(order["customer_id"]) if order["customer_id"]
                                              else order["billing"].get("email", ""))
-        status = body.get("status", order["status"])
-        if body.get("set_paid") is True and status in ("pending", "on-hold", "failed", "cancelled"):
-            status = "processing"
-        if body.get("set_paid") is True and order["paid"] is None:
+        if body.get("status"):
+            self.set_order_status(order, str(body["status"]))
+        if body.get("set_paid") is True and (creating or self._needs_payment(order)):
+            self.payment_complete(order, body.get("transaction_id"))
+
+    @staticmethod
+    def _needs_payment(order: dict[str, Any]) -> bool:
+        """``WC_Order::needs_payment``: pending or failed, with something to pay."""
+        return order["status"] in ("pending", "failed") and dec(order["total"]) > 0
+
+    def payment_complete(self, order: dict[str, Any], transaction_id: Any = None) -> None:
+        """``WC_Order::payment_complete``: only from pending, on-hold, failed or cancelled: transaction id,
+        date_paid (if not set yet), status processing (completed if nothing needs processing), and the
+        customer becomes a paying customer."""
+        if order["status"] not in ("on-hold", "pending", "failed", "cancelled"):
+            return
+        if transaction_id:
+            order["transaction_id"] = str(transaction_id)
+        if order["paid"] is None:
             order["paid"] = self.clock.now()
-        self.set_order_status(order, status)
+        self.set_order_status(order, "processing" if self.needs_processing(order) else "completed")
+        self._mark_paying_customer(order)
+
+    def needs_processing(self, order: dict[str, Any]) -> bool:
+        """``WC_Order::needs_processing``: a line whose product still exists and is not both virtual and
+        downloadable. An order of fees only does not (paid, it goes straight to completed)."""
+        for item in order["line_items"]:
+            product = self._stock_products(item) if item["product_id"] else None
+            if product is not None and not (product["virtual"] and product["downloadable"]):
+                return True
+        return False
+
+    def _set_order_item(self, order: dict[str, Any], part: str, spec: dict[str, Any]) -> None:
+        """One entry of ``line_items`` / ``shipping_lines`` / ``fee_lines``: with ``id`` it edits that item,
+        without it adds one (nothing is replaced); ``quantity: 0`` (or a key such as ``product_id`` set to
+        null) removes the item with that ``id``."""
+        items = order[part]
+        nulled = any(k in spec and spec[k] is None for k in ("product_id", "method_id", "method_title", "name"))
+        quantity = spec.get("quantity")
+        if nulled or (isinstance(quantity, int) and not isinstance(quantity, bool) and quantity == 0):
+            order[part] = [i for i in items if i["id"] != spec.get("id")]
+            return
+        if not spec.get("id"):
+            items.append({"line_items": self._line_from_product, "shipping_lines": self._new_shipping_line,
+                          "fee_lines": self._new_fee_line}[part](spec))
+            return
+        item = next((i for i in items if i["id"] == spec["id"]), None)
+        if item is None:
+            raise WooError(400, "woocommerce_rest_invalid_item_id",
+                           "Order item ID provided is not associated with order.")
+        if part == "line_items":
+            self._update_line(order, item, spec)
+        else:
+            self._set_simple_item_props(item, spec)
+
+    def _new_shipping_line(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if not spec.get("method_id"):
+            raise WooError(400, "woocommerce_rest_invalid_shipping_item", "Shipping method ID is required.")
+        item = {"id": self.next_id("item"), "method_title": "", "method_id": "", "total": "0"}
+        self._set_simple_item_props(item, spec)
+        return item
+
+    def _new_fee_line(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if not spec.get("name"):
+            raise WooError(400, "woocommerce_rest_invalid_fee_item", "Fee name is required.")
+        item = {"id": self.next_id("item"), "name": "", "tax_class": "", "tax_status": "taxable", "total": "0"}
+        self._set_simple_item_props(item, spec)
+        return item
+
+    @staticmethod
+    def _set_simple_item_props(item: dict[str, Any], spec: dict[str, Any]) -> None:
+        """A shipping or fee line's props, those sent only (``method_id``, ``method_title`` / ``name``,
+        ``tax_class``, ``tax_status``; ``total``)."""
+        for key in ("method_id", "method_title", "name", "tax_class", "tax_status"):
+            if key in item and spec.get(key) is not None:
+                item[key] = str(spec[key])
+        if spec.get("total") is not None:
+            item["total"] = plain(dec(spec["total"]))
 
     def set_order_status(self, order: dict[str, Any], status: str) -> None:
+        """A status change and what WooCommerce hooks to the transition: date_paid (processing, completed),
+        date_completed, stock (reduced by processing/completed/on-hold, restored by cancelled/pending),
+        total_sales (counted once by processing/completed/on-hold, taken back by cancelled), the paying
+        customer flag (completed) and the automatic full refund (refunded). Same status: nothing happens."""
         old = order["status"]
+        if status == old:
+            return
         order["status"] = status
         now = self.clock.now()
         if status in PAID_STATUSES and order["paid"] is None:
             order["paid"] = now
-        if status == "completed" and old != "completed":
+        if status == "completed":
             order["completed"] = now
+            self._mark_paying_customer(order)
         if status in STOCK_STATUSES:
+            self._record_sales(order, True)
             self._reduce_stock(order)
-        if status in ("cancelled", "pending") and old != status:
+        if status in ("cancelled", "pending"):
             self._restore_stock(order)
-        if status in PAID_STATUSES and order["customer_id"] in self.customers:
-            customer = self.customers[order["customer_id"]]
-            if not customer["is_paying_customer"]:
-                customer["is_paying_customer"] = True
-                self._touch(customer, now)
-        if status == "refunded" and old != "refunded":
+        if status == "cancelled":
+            self._record_sales(order, False)
+        if status == "refunded":
             remaining = dec(order["total"]) - self.refunded_total(order)
             if remaining > 0:
                 self._add_refund(order, remaining, "Order fully refunded.", "full", [], False)
 
+    def _mark_paying_customer(self, order: dict[str, Any]) -> None:
+        """``wc_paying_customer`` (on payment_complete and on completed)."""
+        customer = self.customers.get(order["customer_id"])
+        if customer is not None and not customer["is_paying_customer"]:
+            customer["is_paying_customer"] = True
+            self._touch(customer)
+
+    def _record_sales(self, order: dict[str, Any], counted: bool) -> None:
+        """``wc_update_total_sales_counts``: every line's quantity added to its product's total_sales once
+        (``counted``), or taken back (a cancelled, trashed or deleted order whose sales were counted)."""
+        if order["sales_recorded"] == counted:
+            return
+        order["sales_recorded"] = counted
+        for item in order["line_items"]:
+            product = self.products.get(item["product_id"])
+            if product is not None:
+                product["total_sales"] += item["quantity"] if counted else -item["quantity"]
+
+    def _change_stock(self, product: dict[str, Any], delta: int, now: int | None = None) -> None:
+        """``wc_update_product_stock``: the quantity moves by ``delta`` and the product is saved (date_modified);
+        a variation's parent is synced and saved too."""
+        product["stock_quantity"] = (product["stock_quantity"] or 0) + delta
+        self._touch(product, now)
+        if product["type"] == "variation" and product["parent_id"] in self.products:
+            self._touch(self.products[product["parent_id"]], now)
+
     def _stock_products(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        target = self.products.get(item["variation_id"] or item["product_id"])
-        return target
+        return self.products.get(item["variation_id"] or item["product_id"])
 
     def _reduce_stock(self, order: dict[str, Any]) -> None:
-        if not order["sales_recorded"]:
-            order["sales_recorded"] = True
-            for item in order["line_items"]:
-                product = self.products.get(item["product_id"])
-                if product is not None:
-                    product["total_sales"] += item["quantity"]
+        """``wc_reduce_stock_levels`` (once per order): managed-stock products lose the line quantities, with
+        no check at all (stock goes negative), and each such line records ``_reduced_stock``."""
         if order["stock_reduced"]:
             return
         order["stock_reduced"] = True
@@ -667,11 +888,11 @@ class Store:
             target = self._stock_products(item)
             if target is None or not target["manage_stock"]:
                 continue
-            target["stock_quantity"] = (target["stock_quantity"] or 0) - item["quantity"]
-            self._touch(target, now)
+            self._change_stock(target, -item["quantity"], now)
             item["meta_data"].append(self.meta("_reduced_stock", str(item["quantity"]), display=True))
 
     def _restore_stock(self, order: dict[str, Any]) -> None:
+        """``wc_increase_stock_levels``: what ``_reduced_stock`` says was taken goes back; the meta goes."""
         if not order["stock_reduced"]:
             return
         order["stock_reduced"] = False
@@ -682,13 +903,13 @@ class Store:
             if reduced is None:
                 continue
             if target is not None and target["manage_stock"]:
-                target["stock_quantity"] = (target["stock_quantity"] or 0) + int(reduced["value"])
-                self._touch(target, now)
+                self._change_stock(target, int(reduced["value"]), now)
             item["meta_data"].remove(reduced)
 
     def update_order(self, order: dict[str, Any], body: dict[str, Any], *, batch: bool = False) -> dict[str, Any]:
         self._check_billing_email(body, batch)
         self._check_status(body)
+        self._check_currency(body, batch)
         self._apply_order(order, body)
         self._touch(order)
         return order
@@ -696,13 +917,30 @@ class Store:
     def trash_order(self, order: dict[str, Any]) -> None:
         order["meta_data"] += [self.meta("_wp_trash_meta_status", "wc-" + order["status"]),
                                self.meta("_wp_trash_meta_time", str(self.clock.now()))]
+        self._record_sales(order, False)
         order["status"] = "trash"
         self._touch(order)
 
     def delete_order(self, order: dict[str, Any]) -> None:
+        self._record_sales(order, False)
         self.orders.pop(order["id"], None)
         for rid in order["refund_ids"]:
             self.refunds.pop(rid, None)
+
+    def search_order(self, order: dict[str, Any], term: str) -> bool:
+        """The HPOS order search (``search=``): the order id (exact), the transaction id, the billing and
+        shipping address fields (names, email, phone, address: the address index) and the names of the
+        order's items, as case-insensitive substrings. Meta values and the customer note are not searched."""
+        needle = term.casefold()
+        if term.isdigit() and int(term) == order["id"]:
+            return True
+        billing_index = " ".join(order["billing"].get(k, "") for k in (*ADDRESS_KEYS, "email", "phone"))
+        shipping_index = " ".join(order["shipping"].get(k, "") for k in (*ADDRESS_KEYS, "phone"))
+        item_names = [*(i["name"] for i in [*order["line_items"], *order["fee_lines"]]),
+                      *(s["method_title"] for s in order["shipping_lines"]),
+                      *(c["code"] for c in order["coupon_lines"]), *(t.get("rate_code", "") for t in order["tax_lines"])]
+        haystack = [order["transaction_id"], billing_index, shipping_index, *item_names]
+        return any(needle in str(value).casefold() for value in haystack)
 
     # -- refunds ----------------------------------------------------------------------------------
 
@@ -745,8 +983,7 @@ class Store:
                 target = self._stock_products(original)
                 reduced = next((m for m in original["meta_data"] if m["key"] == "_reduced_stock"), None)
                 if target is not None and target["manage_stock"]:
-                    target["stock_quantity"] = (target["stock_quantity"] or 0) + qty
-                    self._touch(target, now)
+                    self._change_stock(target, qty, now)
                 if reduced is not None:
                     value = str(max(0, int(reduced["value"]) - qty))
                     reduced["value"] = reduced["display_value"] = value

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from woohub.sandbox.woocommerce.settings import BASE_LOCATION
-
 ZERO = Decimal(0)
 
 
@@ -46,6 +44,7 @@ class TaxEnv:
     based_on: str
     shipping_tax_class: str
     rates: tuple[dict[str, Any], ...]
+    base: dict[str, str]  # the store base address: country, state, postcode, city
 
     @property
     def precision(self) -> int:
@@ -128,7 +127,7 @@ def tax_location(env: TaxEnv, order: dict[str, Any]) -> dict[str, str]:
     source = order["billing"] if based_on == "billing" else order["shipping"]
     location = {k: source.get(k, "") for k in ("country", "state", "postcode", "city")}
     if based_on == "base" or not location["country"]:
-        location = dict(BASE_LOCATION)
+        location = dict(env.base)
     return location
 
 
@@ -137,7 +136,7 @@ def base_net_price(env: TaxEnv, line_price: Decimal, tax_class: str, taxable: bo
     location's tax is taken out (whatever the customer's location)."""
     if not (env.enabled and env.prices_include_tax and taxable):
         return line_price
-    removed = calc_tax(env, line_price, find_rates(env, BASE_LOCATION, tax_class), inclusive=True)
+    removed = calc_tax(env, line_price, find_rates(env, env.base, tax_class), inclusive=True)
     return line_price - sum(removed.values(), ZERO)
 
 
