@@ -27,6 +27,7 @@ bench: $(STAMP)
 
 bench-sync: $(STAMP)
 	$(BIN)/python scripts/bench_sync.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench_h2w.py $(BENCH_H2W_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m woohub.sandbox $(SANDBOX_ARGS)

@@ -218,9 +218,8 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
             counts["conflicts"] += conflicts.record_conflicts(
                 engine, run_id=plan.run_id, dag_id=DAG_ID, object_type=CONTACT, woocommerce_key=key,
                 hubspot_id=contact_id, conflicts=found)
-        to_write = {d.field: d.value for d in decisions if d.target == "woocommerce"}
-        agreed = {name: value for name, value in woo.items() if hub.get(name) == value}
-        decided[contact_id] = (customer, to_write, agreed)
+        to_write = conflicts.writes_to(decisions, "woocommerce")
+        decided[contact_id] = (customer, to_write, conflicts.applied_base(decisions, bases.get(key), "woocommerce"))
         if to_write:
             updates.append(CustomerUpdate(customer_id=int(customer_id),
                                           payload=customer_update_payload(int(customer_id), to_write, mapping),
@@ -233,9 +232,13 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
     for conflict in (result.conflicts if result else []):
         counts["email_conflicts"] += 1
         contact_id = next(c for c in changed if links[c] == str(conflict["customer_id"]))
+        customer = decided[contact_id][0]
         conflicts.record_conflicts(engine, run_id=plan.run_id, dag_id=DAG_ID, object_type=CONTACT,
                                    woocommerce_key=CUSTOMER_PREFIX + str(conflict["customer_id"]),
-                                   hubspot_id=contact_id, conflicts=[conflicts.email_conflict(conflict)])
+                                   hubspot_id=contact_id, conflicts=[conflicts.email_conflict(
+                                       conflict, woocommerce_email=customer.get("email"),
+                                       hubspot_modified_at=_parse_time((contacts[contact_id].payload.get(
+                                           "properties") or {}).get("lastmodifieddate")))])
         log.warning("email conflict: %s", conflict["message"])
     for failure in (result.failures if result else []):
         counts["failed"] += 1
@@ -245,7 +248,7 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
     blocked |= {f["source_key"].removeprefix(CUSTOMER_PREFIX) for f in (result.failures if result else [])}
     failed_ids |= {c for c in changed if links[c] in blocked and c in decided and decided[c][1]}
     new_bases, echoes = {}, []
-    for contact_id, (customer, to_write, agreed) in decided.items():
+    for contact_id, (customer, to_write, base_after) in decided.items():
         customer_id = links[contact_id]
         if customer_id in blocked and to_write:
             continue
@@ -253,12 +256,12 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
         if to_write:
             counts["updated"] += 1
         key = CUSTOMER_PREFIX + customer_id
-        new_bases[key] = {**agreed, **to_write}
+        new_bases[key] = base_after
         echoes.append({"source_key": key, "hubspot_id": contact_id,
                        "content_hash": hubspot_side_hash(answer, mapping)})
     if new_bases:
-        conflicts.save_base_values(engine, CONTACT, new_bases)
         save_id_map(engine, CONTACT, echoes, plan.run_id)
+        conflicts.save_base_values(engine, CONTACT, new_bases)
         save_id_map(engine, CONTACT, [{"source_key": key, "hubspot_id": e["hubspot_id"],
                                        "content_hash": content_hash(_two_way(new_bases[key], mapping))}
                                       for key, e in zip(new_bases, echoes, strict=True)],
@@ -526,7 +529,7 @@ def _order_conflicts(woocommerce: Any, engine: Engine, plan: RunPlan, mapping: A
         order = orders.get(int(order_of[deal_id]))
         if order is None:
             continue
-        in_hubspot = deal_lines_summary(deal_lines(record.payload, items, products))
+        in_hubspot = deal_lines_summary(deal_lines(record.payload, items, products), order=order)
         in_shop = order_lines_summary(order)
         if in_hubspot == in_shop:
             continue

@@ -331,8 +331,7 @@ class TwoWayGuard:
                                        conflicts=found)
         keep_hubspot = {d.field for d in decisions if d.target != "hubspot" and woo.get(d.field) != hub.get(d.field)}
         properties = {k: v for k, v in write.primary.plan.properties.items() if k not in keep_hubspot}
-        agreed = {name: value for name, value in woo.items() if name not in keep_hubspot and value is not None}
-        self.new_bases[key] = {**{k: v for k, v in base.items() if k in keep_hubspot}, **agreed}
+        self.new_bases[key] = conflicts.applied_base(decisions, base, "hubspot")
         if all(str(now.get(k) or "") == str(v or "") for k, v in wire_properties(properties).items()):
             book_success(ledger, write, str(write.hubspot_id), created=False)  # nothing to change in HubSpot
             ledger.result.updated -= 1
