@@ -212,8 +212,10 @@ def test_contact_corrections_reach_the_customer_and_a_taken_email_is_a_conflict(
     hubspot(sandbox, "PATCH", f"/crm/v3/objects/contacts/{alice}", json={"properties": {
         "email": "alice.new@example.com", "phone": "555-0199", "address": "9 New Road", "city": "Shelbyville",
         "zip": "22222"}})
+    # Carol signs up in the shop; before her account reaches HubSpot, a salesperson gives Bob her address
+    carol = woo(sandbox, "POST", "/customers", json={"email": "carol@example.com", "first_name": "Carol"})
     bob = shop.contacts[shop.bob["id"]]
-    hubspot(sandbox, "PATCH", f"/crm/v3/objects/contacts/{bob}", json={"properties": {"email": "alice.new@example.com"}})
+    hubspot(sandbox, "PATCH", f"/crm/v3/objects/contacts/{bob}", json={"properties": {"email": "carol@example.com"}})
     assert h2w().state == "success"
 
     customer = woo(sandbox, "GET", f"/customers/{shop.alice['id']}")
@@ -222,9 +224,11 @@ def test_contact_corrections_reach_the_customer_and_a_taken_email_is_a_conflict(
     assert customer["billing"]["address_1"] == "9 New Road" and customer["billing"]["city"] == "Shelbyville"
     assert customer["billing"]["postcode"] == "22222"
     assert woo(sandbox, "GET", f"/customers/{shop.bob['id']}")["email"] == "bob@example.com", "overwritten"
-    conflicts = staging_rows(staging_url, "select field, woocommerce_key, hubspot_id, winner from sync_conflict")
-    assert [(c.field, c.woocommerce_key, c.hubspot_id) for c in conflicts] == [
-        ("email", f"customer:{shop.bob['id']}", bob)], conflicts
+    assert woo(sandbox, "GET", f"/customers/{carol['id']}")["email"] == "carol@example.com", "overwritten"
+    conflicts = staging_rows(staging_url, "select field, woocommerce_key, hubspot_id, hubspot_value, "
+                                          "woocommerce_value, winner, policy from sync_conflict")
+    assert [tuple(c) for c in conflicts] == [("email", f"customer:{shop.bob['id']}", bob, "carol@example.com",
+                                              "bob@example.com", "woocommerce", "email_taken")], conflicts
 
 
 @SQLITE_ONLY

@@ -84,6 +84,7 @@ def load_contacts(hook: HubSpotHook, engine: Engine, frame: pd.DataFrame, run_id
         targets = resolve_contacts(hook, ledger, changed, known)
         writes = group_writes(ledger, [r for r in changed if r.key in targets], targets)
         guard = TwoWayGuard.start(hook, engine, run_id, modified_at or {})
+        guard.remember_written(writes)
         updates = guard.apply(ledger, [w for w in writes if w.hubspot_id])
         update_contacts(hook, ledger, updates)
         create_customers(hook, ledger, [w for w in writes if not w.hubspot_id and w.primary.customer_id])
@@ -297,9 +298,6 @@ class TwoWayGuard:
 
         customers = [w for w in writes if w.primary.customer_id]
         self.bases = conflicts.base_values(self.engine, ID_MAP_TYPE, [w.primary.key for w in customers])
-        for write in customers:
-            fields = contact_fields(write.primary.plan.properties, self.mapping)
-            self.new_bases[write.primary.key] = {k: v for k, v in fields.items() if v is not None}
         guarded = [w for w in customers if w.primary.key in self.bases]
         if not guarded:
             return writes
@@ -313,6 +311,16 @@ class TwoWayGuard:
             if now is not None:
                 kept[id(write)] = self._guarded(ledger, write, now, policies)
         return [kept.get(id(w), w) for w in writes if kept.get(id(w), w) is not None]
+
+    def remember_written(self, writes: list[ContactWrite]) -> None:
+        """The base of each customer's contact once ``writes`` are made as planned (:meth:`apply` narrows
+        it for the updates it guards)."""
+        from woohub.mapping.hubspot_to_woocommerce import contact_fields
+
+        for write in writes:
+            if write.primary.customer_id:
+                fields = contact_fields(write.primary.plan.properties, self.mapping)
+                self.new_bases[write.primary.key] = {k: v for k, v in fields.items() if v is not None}
 
     def _guarded(self, ledger: LoadLedger, write: ContactWrite, now: dict[str, Any],
                  policies: Any) -> ContactWrite | None:
