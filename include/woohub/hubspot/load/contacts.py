@@ -294,7 +294,6 @@ class TwoWayGuard:
         """The updates to send, with HubSpot's own changes left out; updates left with nothing to change
         are booked as written without a call."""
         from woohub.core import conflicts
-        from woohub.mapping.hubspot_to_woocommerce import contact_fields
 
         customers = [w for w in writes if w.primary.customer_id]
         self.bases = conflicts.base_values(self.engine, ID_MAP_TYPE, [w.primary.key for w in customers])
