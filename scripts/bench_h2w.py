@@ -117,13 +117,39 @@ def run_child(args: argparse.Namespace) -> int:
     baseline = bench_sync.maxrss_mib(resource.RUSAGE_SELF)
     hubspot = SandboxControl(args.hubspot_url, timeout=900)
     woo = SandboxControl(args.woo_url, timeout=900)
+    cpu_before = cpu_seconds_self()
     with _runs_created_as_scheduled():
         result = bench_sync.run_once(bag.dags[args.run_dag], datetime.fromisoformat(args.logical_date),
                                      args.staging, hubspot, woo, {})
+    result["cpu_seconds_self"] = round(cpu_seconds_self() - cpu_before, 1)
     result["baseline_rss_mib_self"] = round(baseline, 1)
     result["run_stats"] = bench_sync.run_stats(args.staging, result["run_id"])
+    windows = bench_sync.task_windows(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", result["run_id"])
+    result["task_seconds"] = {task: task_seconds(window) for task, window in windows.items()}
     args.result.write_text(json.dumps(result, default=str))
     return 0
+
+
+def cpu_seconds_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def task_seconds(window: tuple[str | None, str | None]) -> float | None:
+    """A task instance's duration from its ``(start_date, end_date)``."""
+    start, end = window
+    if start is None or end is None:
+        return None
+    return round((datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds(), 1)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process (Linux ``/proc``), ``None`` where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def failure_excerpt(log: Path, lines: int = 60) -> str:
@@ -141,6 +167,7 @@ class Runner:
     hubspot_url: str
     woo_url: str
     staging: Path
+    sandbox_pid: int
 
     def run(self, label: str, dag_id: str, logical_date: datetime) -> dict[str, Any]:
         """One scheduled run of ``dag_id`` in a child process; its figures (see :func:`run_child`), its
@@ -149,14 +176,17 @@ class Runner:
         command = [sys.executable, str(Path(__file__).resolve()), "--run-dag", dag_id,
                    "--logical-date", logical_date.isoformat(), "--hubspot-url", self.hubspot_url,
                    "--woo-url", self.woo_url, "--staging", str(self.staging), "--result", str(result_file)]
-        started = time.perf_counter()
+        started, sandbox_cpu = time.perf_counter(), process_cpu_seconds(self.sandbox_pid)
         with log.open("wb") as out:
             subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
+        sandbox_cpu_after = process_cpu_seconds(self.sandbox_pid)
         if not result_file.exists():
             raise SystemExit(f"{label}: the child process gave no result; its log ({log}) ends:\n"
                              f"{failure_excerpt(log)}")
         result = json.loads(result_file.read_text())
-        result.update(process_seconds=round(time.perf_counter() - started, 1), log=str(log))
+        result.update(process_seconds=round(time.perf_counter() - started, 1), log=str(log),
+                      sandbox_cpu_seconds=None if None in (sandbox_cpu, sandbox_cpu_after)
+                      else round(sandbox_cpu_after - sandbox_cpu, 1))
         if result["state"] != "success":
             failed = {t: s for t, s in result["task_states"].items() if s != "success"}
             print(f"{label}: {dag_id} run {result['state']}, tasks {failed}; last traceback in {log}:\n"
@@ -367,6 +397,8 @@ def figures(run: dict[str, Any], rate_limit: int) -> dict[str, Any]:
     bound = max(by_search, by_burst)
     return {
         "state": run["state"], "seconds": run["seconds"], "process_seconds": run["process_seconds"],
+        "task_seconds": run["task_seconds"], "cpu_seconds_dag_process": run["cpu_seconds_self"],
+        "cpu_seconds_sandboxes": run["sandbox_cpu_seconds"],
         "orders_created": created, "orders_rejected": orders.get("quarantined", 0),
         "orders_failed": orders.get("failed", 0), "customers_updated": updated,
         "customers_failed": customers.get("failed", 0), "records_synced": synced,
@@ -424,6 +456,14 @@ def print_run_stats(stats: dict[str, dict[str, int]]) -> None:
               f"{row['updated']:>9}{row['unchanged']:>8}{row['failed']:>8}{row['api_calls']:>10}")
 
 
+def print_tasks(run: dict[str, Any]) -> None:
+    tasks = ", ".join(f"{task} {seconds}" for task, seconds in sorted(
+        run["task_seconds"].items(), key=lambda item: -(item[1] or 0)))
+    print(f"  task seconds: {tasks}")
+    print(f"  CPU seconds during the run: dag.test() process {run['cpu_seconds_dag_process']}, sandboxes "
+          f"(both APIs, one process) {run['cpu_seconds_sandboxes']}")
+
+
 def print_report(result: dict[str, Any]) -> None:
     size, setup, m, second = result["size"], result["setup"], result["measured_run"], result["second_run"]
     print(f"\nhubspot_to_woocommerce sync benchmark: {size['deals']} closed-won deals (2-3 line items), "
@@ -436,9 +476,12 @@ def print_report(result: dict[str, Any]) -> None:
           f"(HubSpot writes {setup['h2w_initial_hubspot_writes']}, WooCommerce writes "
           f"{setup['h2w_initial_woocommerce_writes']}); {setup['deals_created']} deals + line items and "
           f"{setup['contacts_changed']} contact changes in {setup['hubspot_setup_calls']} HubSpot calls")
+    slowest = sorted(setup["h2w_initial_task_seconds"].items(), key=lambda item: -(item[1] or 0))[:3]
+    print(f"  hubspot_to_woocommerce initial load, slowest tasks: {', '.join(f'{k} {v} s' for k, v in slowest)}")
     print(f"\nmeasured run (scheduled, logical date {m['logical_date']}): {m['state']}, wall {m['seconds']} s "
           f"(child process {m['process_seconds']} s)")
     print_run_stats(m["run_stats"])
+    print_tasks(m)
     print(f"  records synced             {m['records_synced']} = orders created {m['orders_created']} + "
           f"customers updated {m['customers_updated']} (orders rejected {m['orders_rejected']}, failed "
           f"{m['orders_failed']}; customers failed {m['customers_failed']})")
@@ -472,6 +515,7 @@ def print_report(result: dict[str, Any]) -> None:
           f"records written {second['records_synced']}; 429s {second['responses_429']}; peak "
           f"{second['peak_rss_mib']} MiB")
     print_run_stats(second["run_stats"])
+    print_tasks(second)
 
 
 # -- the benchmark ----------------------------------------------------------------------------------------
@@ -488,7 +532,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         woo = SandboxControl(f"http://127.0.0.1:{woo_port}", timeout=900)
         hubspot.wait_until_up(60)
         woo.wait_until_up(60)
-        runner = Runner(work, hubspot.base_url, woo.base_url, staging)
+        runner = Runner(work, hubspot.base_url, woo.base_url, staging, sandbox.pid)
         hub_api, woo_api = VendorApi.hubspot(hubspot.base_url), VendorApi.woocommerce(woo.base_url)
         print(f"work dir {work}; seeding {args.contacts} customers and {args.products} products ...", flush=True)
         woo.reset(seed=args.seed, customers=args.contacts, products=args.products, orders=0)
@@ -529,6 +573,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                       "h2w_initial_state": initial["state"], "h2w_initial_seconds": initial["seconds"],
                       "h2w_initial_hubspot_writes": bench_sync.hubspot_writes(initial["hubspot_routes"])["total"],
                       "h2w_initial_woocommerce_writes": woo_writes(initial["woocommerce_routes"])["total"],
+                      "h2w_initial_task_seconds": initial["task_seconds"],
+                      "h2w_initial_run_stats": initial["run_stats"],
                       "sellable_products": len(catalog), "linked_products": len(products),
                       "linked_contacts": len(contacts), "deals_created": len(deal_ids),
                       "line_items_created": sum(len(p.lines) for p in plans), "contacts_changed": len(changes),

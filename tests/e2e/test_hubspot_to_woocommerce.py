@@ -327,3 +327,26 @@ def test_both_directions_run_back_to_back_converge_to_zero_writes(shop: Shop, em
     assert woo(sandbox, "GET", f"/customers/{shop.alice['id']}")["billing"]["phone"] == "555-0123"
     conflicts = staging_rows(staging_url, "select field, winner from sync_conflict where object_type = 'deal'")
     assert [(c.field, c.winner) for c in conflicts] == [("line_items", "woocommerce")]
+
+
+@SQLITE_ONLY
+def test_a_dry_run_checks_everything_and_writes_nothing(shop: Shop, empty_sandbox: Sandbox, staging_url: str) -> None:
+    sandbox = empty_sandbox
+    deal_id = make_deal(sandbox, shop, [(shop.tee, 1, "20.00")], amount="20.00")
+    rejected = make_deal(sandbox, shop, [(shop.draft, 1, "9.00")], amount="9.00")
+    hubspot(sandbox, "PATCH", f"/crm/v3/objects/contacts/{shop.contacts[shop.alice['id']]}",
+            json={"properties": {"phone": "555-0999"}})
+    time.sleep(1.2)
+    sandbox.hubspot.stats(reset=True)
+    sandbox.woo.stats(reset=True)
+    dry = h2w({"dry_run": True})
+    assert dry.state == "success"
+    assert (hubspot_writes(sandbox), woo_writes(sandbox)) == (0, 0)
+    assert orders_of_deal(sandbox, deal_id) == [] and not deal(sandbox, rejected).get("woo_sync_status")
+    assert woo(sandbox, "GET", f"/customers/{shop.alice['id']}")["billing"]["phone"] == "555-0100"
+    assert staging_rows(staging_url, "select * from order_intent") == []
+
+    real = h2w()  # the dry run left everything to do
+    assert real.state == "success"
+    assert len(orders_of_deal(sandbox, deal_id)) == 1 and deal(sandbox, rejected)["woo_sync_status"] == "rejected"
+    assert woo(sandbox, "GET", f"/customers/{shop.alice['id']}")["billing"]["phone"] == "555-0999"

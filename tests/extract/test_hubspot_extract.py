@@ -147,12 +147,13 @@ def test_deals_of_the_window_come_with_associations_line_items_products_and_cont
     spent = {route: count - calls_before.get(route, 0) for route, count in hook.api_calls.items()
              if count != calls_before.get(route, 0)}
     assert spent == {"POST /crm/v3/objects/deals/search": 1,
+                     "POST /crm/v3/objects/line_items/search": 1,  # line items edited in the window
                      "POST /crm/v4/associations/deals/line_items/batch/read": 1,
                      "POST /crm/v4/associations/deals/contacts/batch/read": 1,
                      "POST /crm/v3/objects/line_items/batch/read": 1,
                      "POST /crm/v3/objects/products/batch/read": 1,
                      "POST /crm/v3/objects/contacts/batch/read": 1}
-    assert result.api_calls == 6
+    assert result.api_calls == 7
     with engine.connect() as connection:
         modified = connection.execute(select(stg_hubspot_deals.c.source_modified_at).where(
             stg_hubspot_deals.c.source_id == inside[0])).scalar_one()
@@ -445,3 +446,25 @@ def test_searches_keep_to_hubspots_five_per_second(portal: Sandbox, monkeypatch:
 
     assert hook.api_calls["POST /crm/v3/objects/contacts/search"] == 12  # not one retried
     assert portal.hubspot.stats()["statuses"] == {"200": 12}
+
+
+
+def test_a_deal_whose_line_item_alone_was_edited_in_the_window_is_extracted(hook, engine) -> None:
+    """Editing a line item leaves its deal's modification time alone; the extract still brings the deal in
+    (a deal already turned into an order reports such an edit as a conflict)."""
+    from woohub.core.extract import ExtractWindow
+    from woohub.hubspot.extract import extract_deals
+
+    products = _created(hook.batch_create("products", [{"name": "P", "price": "5"}]))
+    old = create_deals(hook, 2)
+    items = create_line_items(hook, [(old[0], products[0])])
+    time.sleep(0.003)
+    _created(hook.batch_update("line_items", [{"id": items[0], "properties": {"quantity": "3"}}]))
+    (edited,) = modified_at(hook, "line_items", items)
+    assert max(modified_at(hook, "deals", old)) < edited, "the deal's modification time moved"
+    window = ExtractWindow(naive(edited), naive(edited) + timedelta(minutes=5))
+
+    result = extract_deals(hook, engine, window, "run-1")
+
+    assert set(staged(engine, "hubspot.deals")) == {old[0]} and result.details["rechecked"] == 1
+    assert staged(engine, "hubspot.line_items")[items[0]]["properties"]["quantity"] == "3"

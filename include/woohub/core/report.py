@@ -1,5 +1,5 @@
-"""The run report: counts per object, what the run quarantined, the open and exhausted dead letters, and
-one alert per newly exhausted dead letter. Runs as the DAG's teardown, so it reports failed runs too."""
+"""The run report: counts per object, what the run quarantined, the conflicts it decided, the open and
+exhausted dead letters, and one alert per newly exhausted dead letter. Runs as the DAG's teardown, so it reports failed runs too."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from woohub.core import dead_letters, quarantine
 from woohub.core.alerts import send_alert
+from woohub.core.conflicts import conflict_rows
 from woohub.core.run_stats import run_counts
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,17 @@ def report_run(engine: Engine, run_id: str, dag_id: str = "woohub") -> dict[str,
                     worst["attempts"], worst["error_code"])
     if released:
         log.info("released %d dead-letter claim(s) this run did not retry", released)
+    decided = conflict_rows(engine, run_id)
+    for row in decided[:50]:
+        log.warning("conflict: %s %s / HubSpot %s field %s: WooCommerce %r (modified %s), HubSpot %r (modified "
+                    "%s) -> %s wins (%s)", row["object_type"], row["woocommerce_key"], row["hubspot_id"],
+                    row["field"], row["woocommerce_value"], row["woocommerce_modified_at"], row["hubspot_value"],
+                    row["hubspot_modified_at"], row["winner"], row["policy"])
     newly = dead_letters.take_unalerted_exhausted(engine)
     if newly:
         listed = ", ".join(f"{r['object_type']} {r['source_key']} ({r['error_code']})" for r in newly[:20])
         send_alert(f"woohub: {dag_id}: {len(newly)} dead letter(s) exhausted after {newly[0]['attempts']} "
                    f"attempts and no longer retried; requeue with `python -m woohub dead-letters requeue` or "
                    f"the DAG param requeue_dead_letters: {listed}")
-    return {"counts": counts, "quarantined": len(found), "dead_letters_open": len(letters) - len(exhausted),
+    return {"counts": counts, "quarantined": len(found), "conflicts": len(decided), "dead_letters_open": len(letters) - len(exhausted),
             "dead_letters_exhausted": len(exhausted), "newly_exhausted": len(newly)}

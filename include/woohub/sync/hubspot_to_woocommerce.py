@@ -128,9 +128,13 @@ def sync_contacts(hubspot: Any, woocommerce: Any, engine: Engine, plan: RunPlan,
     contacts = {r.source_id: r for r in repository.staged_records(engine, CONTACTS, ids)}
     links = customer_links(engine, {cid: r.payload for cid, r in contacts.items()})
     counts = {"contacts": len(contacts), "linked": len(links), "unchanged": 0, "updated": 0, "conflicts": 0,
-              "email_conflicts": 0, "failed": 0}
+              "email_conflicts": 0, "failed": 0, "created": 0}
     with exclusive(engine, "load.woocommerce.customers"):
         calls_before = woocommerce.calls_spent()
+        if mapping.customers.create_unlinked and not plan.dry_run:  # off by default: only orders need customers
+            unlinked = {c: r.payload for c, r in contacts.items() if c not in links}
+            made = resolve_customers(woocommerce, engine, plan, mapping, unlinked, create=True)
+            counts["created"] = sum(1 for c in unlinked if made.get(c) is not None)
         bases = conflicts.base_values(engine, CONTACT, [CUSTOMER_PREFIX + c for c in links.values()])
         changed = {}
         for contact_id, customer_id in links.items():
@@ -478,10 +482,10 @@ def _first(values: Sequence[str] | None) -> str | None:
 
 
 def resolve_customers(woocommerce: Any, engine: Engine, plan: RunPlan, mapping: Any,
-                      contacts: Mapping[str, Mapping[str, Any]]) -> dict[str, int | None]:
+                      contacts: Mapping[str, Mapping[str, Any]], *, create: bool | None = None) -> dict[str, int | None]:
     """``contact id -> WooCommerce customer id`` for the deals' contacts: the id map, ``woo_customer_id``,
     the customer with the contact's email as account email; otherwise, by the mapping's customer policy,
-    a new customer (linked in the id map) or ``None`` (a guest order)."""
+    a new customer (linked in the id map) or ``None`` (a guest order); ``create`` overrides the policy."""
     from woohub.mapping.hubspot_to_woocommerce import customer_create_payload, customer_policy
     from woohub.woocommerce.load import CustomerCreate, create_customers, find_customers
 
@@ -496,7 +500,7 @@ def resolve_customers(woocommerce: Any, engine: Engine, plan: RunPlan, mapping: 
             found[contact_id] = int(customer["id"])
             new_links.append({"source_key": f"{CUSTOMER_PREFIX}{customer['id']}", "hubspot_id": contact_id,
                               "content_hash": None})
-    if customer_policy(mapping) == "create":
+    if create if create is not None else customer_policy(mapping) == "create":
         creates = [CustomerCreate(source_key=c, payload=customer_create_payload(missing[c], mapping))
                    for c in missing if c not in found and emails.get(c)]
         created = create_customers(woocommerce, engine, creates, plan.run_id) if creates else {}
