@@ -22,7 +22,6 @@ from woohub.mapping.hubspot_to_woocommerce import (
     deal_lines_summary,
     deal_skip_reason,
     order_lines_summary,
-    order_reference,
     packaged_mapping,
     stock_holder,
 )
@@ -496,17 +495,6 @@ def test_an_order_is_not_built_for_a_line_without_product(catalog: Catalog, mapp
     record, lines = lines_for((999, 1, "4.00"))
     with pytest.raises(ValueError, match="no WooCommerce product 999"):
         build_order(record, lines, catalog, contact=None, customer_id=None, mapping=mapping, store_currency="USD")
-
-
-def test_the_reference_and_meta_are_the_loaders() -> None:
-    from woohub.mapping.hubspot_to_woocommerce import orders
-    from woohub.woocommerce.load import orders as loader
-
-    assert order_reference("42") == loader.order_reference("42") == "hubspot-deal-42"
-    assert (orders.DEAL_META_KEY, orders.CREATED_VIA) == (loader.DEAL_META_KEY, loader.CREATED_VIA)
-
-
-# -- line summaries ---------------------------------------------------------------------------------------
 
 
 def test_a_deals_lines_summarise_like_the_order_made_from_them(catalog: Catalog, mapping: H2WMapping) -> None:

@@ -29,25 +29,15 @@ from typing import Any
 from woohub.mapping.hubspot_to_woocommerce.config import H2WMapping
 from woohub.mapping.hubspot_to_woocommerce.config import mapping_or_packaged as _mapping
 from woohub.mapping.hubspot_to_woocommerce.customers import contact_addresses
+from woohub.mapping.order_link import CREATED_VIA, DEAL_META_KEY, order_reference
 from woohub.mapping.transforms import minor_units
 
-#: the prefix of every order reference (its ``transaction_id``, which ``search=`` finds); the same as
-#: ``woohub.woocommerce.load.orders.REFERENCE_PREFIX`` (a test keeps them equal)
-REFERENCE_PREFIX = "hubspot-deal-"
-#: the order meta naming the deal (the reference search is a substring match, the meta is exact)
-DEAL_META_KEY = "hubspot_deal_id"
-CREATED_VIA = "hubspot"
 PUBLISHED = "publish"
 VARIATION, VARIABLE = "variation", "variable"
 BACKORDERS_ALLOWED = ("notify", "yes")
 OUT_OF_STOCK = "outofstock"
 #: decimals a shown unit price keeps beyond the currency's when it does not divide evenly
 SHOWN_PLACES = 6
-
-
-def order_reference(deal_id: str) -> str:
-    """The searchable reference of the deal's order (its ``transaction_id``): ``hubspot-deal-<id>``."""
-    return f"{REFERENCE_PREFIX}{deal_id}"
 
 
 def customer_policy(mapping: H2WMapping | None = None) -> str:

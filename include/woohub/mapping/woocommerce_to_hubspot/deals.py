@@ -8,13 +8,12 @@ from typing import Any
 import pandas as pd
 
 from woohub.mapping.frame import extract, map_properties
+from woohub.mapping.order_link import DEAL_META_KEY
 from woohub.mapping.transforms import as_optional_str, woo_id
 from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig, StageMappingError
 from woohub.mapping.woocommerce_to_hubspot.contacts import order_contact_keys
 
 DEAL_COLUMNS = ["source_key", "contact_source_key", "properties", "hubspot_deal_id"]
-#: the order meta that names the HubSpot deal an order was made from (written by hubspot_to_woocommerce)
-DEAL_ID_META = "hubspot_deal_id"
 
 
 def map_deals(orders: Sequence[Mapping[str, Any]], config: MappingConfig) -> pd.DataFrame:
@@ -62,6 +61,6 @@ def deal_stages(
 def deal_id_of(order: Mapping[str, Any]) -> str | None:
     """The HubSpot deal id an order was made from (meta ``hubspot_deal_id``), or ``None``."""
     for meta in order.get("meta_data") or []:
-        if isinstance(meta, Mapping) and meta.get("key") == DEAL_ID_META and str(meta.get("value") or "").isdigit():
+        if isinstance(meta, Mapping) and meta.get("key") == DEAL_META_KEY and str(meta.get("value") or "").isdigit():
             return str(meta["value"])
     return None

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, and_, delete, select, update
 
 from woohub.http.errors import AmbiguousWriteError, AuthenticationError, FatalHTTPError, RetryableHTTPError
 from woohub.http.outcomes import RecordOutcome
+from woohub.mapping.order_link import CREATED_VIA, DEAL_META_KEY, REFERENCE_PREFIX, order_reference
 from woohub.staging.repository import chunks, utcnow
 from woohub.staging.schema import order_intent
 from woohub.woocommerce.hook import BATCH_LIMIT, WooCommerceHook, batch_outcomes, gmt_param
@@ -47,11 +48,6 @@ REQUESTED, CREATED, ADOPTED = "requested", "created", "adopted"
 SETTLED_STATES = (CREATED, ADOPTED)
 AMBIGUOUS_WRITE = "AMBIGUOUS_WRITE"
 UNREPORTED = "UNREPORTED"
-#: the prefix of every order reference (the order's ``transaction_id``)
-REFERENCE_PREFIX = "hubspot-deal-"
-#: the order meta that names the deal (the reference search is only a substring match)
-DEAL_META_KEY = "hubspot_deal_id"
-CREATED_VIA = "hubspot"
 #: up to this many unsettled deals are looked up one reference each; more by one walk of our orders
 PER_REFERENCE_LIMIT = 3
 #: how far before the earliest intent the walk starts: the store's clock is not the worker's
@@ -62,11 +58,6 @@ PENDING_GRACE = timedelta(minutes=10)
 #: order statuses searched when settling: ``any`` leaves trashed orders out, and a trashed order still is
 #: the deal's order
 SEARCH_STATUSES = ("any", "trash")
-
-
-def order_reference(deal_id: str) -> str:
-    """The searchable reference of the deal's order (its ``transaction_id``): ``hubspot-deal-<id>``."""
-    return f"{REFERENCE_PREFIX}{deal_id}"
 
 
 @dataclass(frozen=True)
