@@ -25,168 +25,98 @@ interval and never move a high-water mark. Params as in `woocommerce_to_hubspot`
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, get_current_context, task, teardown
+from airflow.sdk import chain, dag, task, teardown
 
-from woohub.core.alerts import on_task_failure
-from woohub.core.runs import DEFAULT_MAX_QUARANTINE_SHARE, DEFAULT_QUARANTINE_FLOOR
+from woohub.sync import dag_support as support
+from woohub.sync.dag_support import SHORT_TIMEOUT
 
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
-_HUBSPOT_CONN_ID = os.getenv("WOOHUB_HUBSPOT_CONN_ID", "hubspot_default")
-_WOOCOMMERCE_CONN_ID = os.getenv("WOOHUB_WOOCOMMERCE_CONN_ID", "woocommerce_default")
-_STAGING_CONN_ID = os.getenv("WOOHUB_STAGING_CONN_ID", "woohub_staging")
-_SCHEDULE = os.getenv("WOOHUB_H2W_CRON", "*/15 * * * *")
-_RETRY_DELAY = timedelta(seconds=float(os.getenv("WOOHUB_RETRY_DELAY_SECONDS", "60")))
-_TASK_TIMEOUT = timedelta(minutes=float(os.getenv("WOOHUB_TASK_TIMEOUT_MINUTES", "120")))
-_SHORT_TIMEOUT = timedelta(minutes=10)
-
-
-def _run_id() -> str:
-    return get_current_context()["run_id"]
-
-
-def _engine() -> Any:
-    from woohub.staging.database import staging_engine
-
-    return staging_engine(_STAGING_CONN_ID)
-
-
-def _hubspot() -> Any:
-    from woohub.hubspot import HubSpotHook
-
-    return HubSpotHook(_HUBSPOT_CONN_ID, rate_limit_store=_STAGING_CONN_ID)
-
-
-def _woocommerce() -> Any:
-    from woohub.woocommerce import WooCommerceHook
-
-    return WooCommerceHook(_WOOCOMMERCE_CONN_ID)
-
-
-def _plan(plan: dict[str, Any]) -> Any:
-    from woohub.core.runs import RunPlan
-
-    return RunPlan.from_dict(plan)
-
-
-def _window(plan: dict[str, Any]) -> Any:
-    from woohub.core.extract import ExtractWindow
-
-    run_plan = _plan(plan)
-    return ExtractWindow(start=run_plan.window_start, end=run_plan.window_end, full=run_plan.full)
 
 
 @dag(
     dag_id=DAG_ID,
-    schedule=CronDataIntervalTimetable(_SCHEDULE, timezone="UTC"),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    max_consecutive_failed_dag_runs=10,
+    schedule=support.sync_schedule("WOOHUB_H2W_CRON"),
     doc_md=__doc__,
     tags=["woohub", "sync", "hubspot", "woocommerce"],
-    default_args={"owner": "data-team", "on_failure_callback": on_task_failure,
-                  "retries": 3, "retry_delay": _RETRY_DELAY, "retry_exponential_backoff": True,
-                  "execution_timeout": _TASK_TIMEOUT},
-    params={
-        "full_resync": Param(False, type="boolean", title="Full resync",
-                             description="extract every deal and contact and compare them all again"),
-        "dry_run": Param(False, type="boolean", title="Dry run",
-                         description="extract, validate and check; report what would be written; write nothing "
-                                     "to WooCommerce or HubSpot"),
-        "recheck_quarantine": Param(False, type="boolean", title="Recheck quarantine",
-                                    description="validate every quarantined record again"),
-        "requeue_dead_letters": Param(False, type="boolean", title="Requeue exhausted dead letters",
-                                      description="open exhausted dead letters again with fresh attempts"),
-        "max_quarantine_share": Param(DEFAULT_MAX_QUARANTINE_SHARE, type="number", minimum=0, maximum=1,
-                                      title="Max quarantine share",
-                                      description="a stream fails when more than max(floor, share × total) "
-                                                  "records are quarantined"),
-        "quarantine_floor": Param(DEFAULT_QUARANTINE_FLOOR, type="integer", minimum=0, title="Quarantine floor",
-                                  description="bad records a stream may always have without failing"),
-        "window_start": Param(None, type=["null", "string"], format="date-time", title="Window start (UTC)",
-                              description="overrides the data interval start of a manual run"),
-        "window_end": Param(None, type=["null", "string"], format="date-time", title="Window end (UTC)",
-                            description="overrides the data interval end of a manual run"),
-    },
+    params=support.sync_params(
+        full_resync_description="extract every deal and contact and compare them all again",
+        dry_run_description="extract, validate and check; report what would be written; write nothing "
+                            "to WooCommerce or HubSpot",
+    ),
+    **support.sync_dag_settings(),
 )
 def hubspot_to_woocommerce() -> None:
-    @task(execution_timeout=_SHORT_TIMEOUT)
+    @task(execution_timeout=SHORT_TIMEOUT)
     def plan_run() -> dict[str, Any]:
         from woohub.sync.hubspot_to_woocommerce import plan_run
 
-        context = get_current_context()
-        run_type = str(getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type))
-        return plan_run(_engine(), context["run_id"], run_type, context.get("data_interval_start"),
-                        context.get("data_interval_end"), context["params"]).as_dict()
+        return support.plan_this_run(plan_run)
 
-    @task(execution_timeout=_SHORT_TIMEOUT)
+    @task(execution_timeout=SHORT_TIMEOUT)
     def check_setup() -> dict[str, Any]:
         from woohub.sync.hubspot_to_woocommerce import check_setup
 
-        return check_setup(_hubspot(), _woocommerce(), dry_run=bool(get_current_context()["params"].get("dry_run")))
+        return check_setup(support.hubspot_hook(), support.woocommerce_hook(), dry_run=support.is_dry_run())
 
     @task
     def extract_deals(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.hubspot.extract import extract_deals
 
-        engine = _engine()
-        result = extract_deals(_hubspot(), engine, _window(plan), _run_id(),
-                               include_ids=(_plan(plan).extras or {}).get("recheck_deals") or [])
+        engine = support.engine()
+        result = extract_deals(support.hubspot_hook(), engine, support.extract_window(plan), support.run_id(),
+                               include_ids=(support.as_run_plan(plan).extras or {}).get("recheck_deals") or [])
         return _recorded(engine, result)
 
     @task
     def extract_contacts(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.hubspot.extract import extract_contacts
 
-        engine = _engine()
-        return _recorded(engine, extract_contacts(_hubspot(), engine, _window(plan), _run_id()))
+        engine = support.engine()
+        return _recorded(engine, extract_contacts(support.hubspot_hook(), engine, support.extract_window(plan),
+                                                  support.run_id()))
 
     def _recorded(engine: Any, result: Any) -> dict[str, Any]:
         from woohub.core.run_stats import record_counts
 
-        record_counts(engine, _run_id(), result.stream.replace(".", "_") + "_extract", extracted=result.staged,
-                      api_calls=result.api_calls)
+        record_counts(engine, support.run_id(), result.stream.replace(".", "_") + "_extract",
+                      extracted=result.staged, api_calls=result.api_calls)
         return result.as_dict()
 
     @task
     def validate_stream(stream: str, plan: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from woohub.core.quality import DataQualityError
         from woohub.sync.hubspot_to_woocommerce import validate_stream
 
-        try:
-            return validate_stream(_engine(), stream, _plan(plan))
-        except DataQualityError as error:  # the same data fails the same way: no retries
-            raise AirflowFailException(str(error)) from error
+        with support.bad_data_fails_at_once():
+            return validate_stream(support.engine(), stream, support.as_run_plan(plan))
 
     @task
     def sync_contacts(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.sync.hubspot_to_woocommerce import sync_contacts
 
-        return sync_contacts(_hubspot(), _woocommerce(), _engine(), _plan(plan))
+        return sync_contacts(support.hubspot_hook(), support.woocommerce_hook(), support.engine(),
+                             support.as_run_plan(plan))
 
     @task
     def sync_deals(plan: dict[str, Any], setup: dict[str, Any]) -> dict[str, Any]:
         from woohub.sync.hubspot_to_woocommerce import sync_deals
 
-        return sync_deals(_hubspot(), _woocommerce(), _engine(), _plan(plan), setup)
+        return sync_deals(support.hubspot_hook(), support.woocommerce_hook(), support.engine(),
+                          support.as_run_plan(plan), setup)
 
-    @task(execution_timeout=_SHORT_TIMEOUT)
+    @task(execution_timeout=SHORT_TIMEOUT)
     def commit_high_water_marks(plan: dict[str, Any]) -> list[str]:
         from woohub.sync.hubspot_to_woocommerce import commit_high_water_marks
 
-        return commit_high_water_marks(_engine(), _plan(plan))
+        return commit_high_water_marks(support.engine(), support.as_run_plan(plan))
 
     @teardown
-    @task(execution_timeout=_SHORT_TIMEOUT)
+    @task(execution_timeout=SHORT_TIMEOUT)
     def report_run() -> dict[str, Any]:
         from woohub.core.report import report_run
 
-        return report_run(_engine(), _run_id(), DAG_ID)
+        return report_run(support.engine(), support.run_id(), DAG_ID)
 
     plan = plan_run()
     setup = check_setup()

@@ -11,10 +11,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from woohub.core.conflicts import OWNERS, FieldPolicy
-from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig, MappingConfigError
+from woohub.mapping import config_checks as checks
+from woohub.mapping.config_checks import MappingConfigError
+from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
 
 __all__ = [
     "DEFAULT_MAPPING_PATH", "CustomerField", "CustomerRules", "DealRules", "FeeLine", "H2WMapping",
@@ -118,12 +118,7 @@ def load_mapping(path: Path | None = None, *, w2h: MappingConfig | None = None) 
     WooCommerce -> HubSpot mapping ``w2h`` (default: the packaged one, :func:`check_against_w2h`).
 
     Raises ``MappingConfigError`` naming the bad key when the file is not a valid mapping."""
-    source = path or DEFAULT_MAPPING_PATH
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise MappingConfigError(f"{source}: not valid YAML: {exc}") from exc
-    mapping = parse_mapping(raw)
+    mapping = parse_mapping(checks.read_yaml(path or DEFAULT_MAPPING_PATH))
     if w2h is None:
         from woohub.mapping.woocommerce_to_hubspot import load_mapping as load_w2h
 
@@ -145,13 +140,10 @@ def mapping_or_packaged(mapping: H2WMapping | None) -> H2WMapping:
 
 def parse_mapping(raw: Any) -> H2WMapping:
     """Validate an already parsed mapping document and build the ``H2WMapping``."""
-    doc = _mapping(raw, "<root>")
-    _no_unknown_keys(doc, "<root>", {"version", "deals", "customers", "two_way"})
-    if doc.get("version") != 1:
-        raise MappingConfigError(f"version: must be 1, got {doc.get('version')!r}")
-    customers = _customers(_section(doc, "customers"))
-    return H2WMapping(deals=_deals(_section(doc, "deals")), customers=customers,
-                      two_way=_two_way(_section(doc, "two_way"), customers))
+    doc = checks.versioned_document(raw, {"deals", "customers", "two_way"})
+    customers = _customers(checks.section(doc, "customers"))
+    return H2WMapping(deals=_deals(checks.section(doc, "deals")), customers=customers,
+                      two_way=_two_way(checks.section(doc, "two_way"), customers))
 
 
 def check_against_w2h(mapping: H2WMapping, w2h: MappingConfig) -> None:
@@ -178,15 +170,17 @@ def check_against_w2h(mapping: H2WMapping, w2h: MappingConfig) -> None:
 
 def _deals(section: Mapping[str, Any]) -> DealRules:
     """The ``deals`` section."""
-    _no_unknown_keys(section, "deals", {"qualify", "order_status", "without_line_items", "fee_line",
-                                        "price_policy", "unit_price_tolerance", "amount_tolerance", "customer"})
-    qualify_raw = _mapping(section.get("qualify"), "deals.qualify")
+    checks.no_unknown_keys(section, "deals", {"qualify", "order_status", "without_line_items", "fee_line",
+                                              "price_policy", "unit_price_tolerance", "amount_tolerance",
+                                              "customer"})
+    qualify_raw = checks.mapping(section.get("qualify"), "deals.qualify")
     if not qualify_raw:
         raise MappingConfigError("deals.qualify: name at least one pipeline and its stages")
-    qualify = {str(p): frozenset(_str_list(stages, f"deals.qualify.{p}", non_empty=True))
+    qualify = {str(p): frozenset(_stripped_list(stages, f"deals.qualify.{p}", non_empty=True))
                for p, stages in qualify_raw.items()}
+    order_status_raw = checks.mapping(section.get("order_status"), "deals.order_status")
     order_status = {str(stage): _order_status(value, f"deals.order_status.{stage}")
-                    for stage, value in _mapping(section.get("order_status"), "deals.order_status").items()}
+                    for stage, value in order_status_raw.items()}
     for pipeline, stages in qualify.items():
         missing = sorted(stages - set(order_status))
         if missing:
@@ -207,19 +201,19 @@ def _deals(section: Mapping[str, Any]) -> DealRules:
 
 def _order_status(raw: Any, key: str) -> OrderStatus:
     """One reverse stage table entry ``{status, set_paid}``."""
-    entry = _mapping(raw, key)
-    _no_unknown_keys(entry, key, {"status", "set_paid"})
+    entry = checks.mapping(raw, key)
+    checks.no_unknown_keys(entry, key, {"status", "set_paid"})
     if "status" not in entry:
         raise MappingConfigError(f"{key}: missing status")
     return OrderStatus(status=_choice(entry["status"], f"{key}.status", ORDER_STATUSES),
-                       set_paid=_bool(entry.get("set_paid", False), f"{key}.set_paid"))
+                       set_paid=checks.boolean(entry.get("set_paid", False), f"{key}.set_paid"))
 
 
 def _fee_line(raw: Any) -> FeeLine:
     """``deals.fee_line``: the fee's name template and tax status."""
-    entry = _mapping(raw, "deals.fee_line")
-    _no_unknown_keys(entry, "deals.fee_line", {"name", "tax_status"})
-    name = _str(entry.get("name", "HubSpot deal {dealname}"), "deals.fee_line.name")
+    entry = checks.mapping(raw, "deals.fee_line")
+    checks.no_unknown_keys(entry, "deals.fee_line", {"name", "tax_status"})
+    name = checks.text(entry.get("name", "HubSpot deal {dealname}"), "deals.fee_line.name")
     try:
         name.format(**dict.fromkeys(FEE_PLACEHOLDERS, ""))
     except (KeyError, IndexError, ValueError) as exc:
@@ -231,21 +225,22 @@ def _fee_line(raw: Any) -> FeeLine:
 
 def _customers(section: Mapping[str, Any]) -> CustomerRules:
     """The ``customers`` section."""
-    _no_unknown_keys(section, "customers", {"email_targets", "create_unlinked", "update_shipping", "fields"})
-    targets = tuple(_str_list(section.get("email_targets", ["account", "billing"]), "customers.email_targets",
-                              non_empty=True))
+    checks.no_unknown_keys(section, "customers",
+                           {"email_targets", "create_unlinked", "update_shipping", "fields"})
+    targets = tuple(_stripped_list(section.get("email_targets", ["account", "billing"]),
+                                   "customers.email_targets", non_empty=True))
     bad = [t for t in targets if t not in EMAIL_TARGET_PATHS]
     if bad or len(set(targets)) != len(targets):
         raise MappingConfigError(f"customers.email_targets: must list account and/or billing once each, "
                                  f"got {list(targets)!r}")
-    raw_fields = _mapping(section.get("fields"), "customers.fields")
+    raw_fields = checks.mapping(section.get("fields"), "customers.fields")
     if "email" not in raw_fields:
         raise MappingConfigError("customers.fields: missing email")
     fields = {str(name): _field(str(name), value, targets) for name, value in raw_fields.items()}
     return CustomerRules(
         email_targets=targets,
-        create_unlinked=_bool(section.get("create_unlinked", False), "customers.create_unlinked"),
-        update_shipping=_bool(section.get("update_shipping", False), "customers.update_shipping"),
+        create_unlinked=checks.boolean(section.get("create_unlinked", False), "customers.create_unlinked"),
+        update_shipping=checks.boolean(section.get("update_shipping", False), "customers.update_shipping"),
         fields=MappingProxyType(fields),
     )
 
@@ -253,8 +248,8 @@ def _customers(section: Mapping[str, Any]) -> CustomerRules:
 def _field(name: str, raw: Any, email_targets: tuple[str, ...]) -> CustomerField:
     """One ``customers.fields`` entry; the email's paths come from ``email_targets``."""
     key = f"customers.fields.{name}"
-    entry = _mapping(raw, key)
-    _no_unknown_keys(entry, key, {"paths", "clear", "shipping", "shipping_clear", "transform"})
+    entry = checks.mapping(raw, key)
+    checks.no_unknown_keys(entry, key, {"paths", "clear", "shipping", "shipping_clear", "transform"})
     if name == "email":
         if "paths" in entry:
             raise MappingConfigError(f"{key}.paths: the email's paths come from customers.email_targets")
@@ -271,7 +266,7 @@ def _field(name: str, raw: Any, email_targets: tuple[str, ...]) -> CustomerField
 
 def _paths(raw: Any, key: str, *, non_empty: bool = False, prefix: str = "") -> tuple[str, ...]:
     """A list of known WooCommerce customer paths (all starting with ``prefix``)."""
-    paths = _str_list(raw, key, non_empty=non_empty)
+    paths = _stripped_list(raw, key, non_empty=non_empty)
     for path in paths:
         if path not in CUSTOMER_PATHS or not path.startswith(prefix):
             where = f"a {prefix.rstrip('.')} path" if prefix else "a WooCommerce customer path"
@@ -286,14 +281,15 @@ def _two_way(section: Mapping[str, Any], customers: CustomerRules) -> Mapping[st
         key = f"two_way.{name}"
         if name not in customers.fields:
             raise MappingConfigError(f"{key}: not one of customers.fields ({', '.join(customers.fields)})")
-        entry = _mapping(raw if raw is not None else {}, key)
-        _no_unknown_keys(entry, key, {"owner", "empty_clears_hubspot", "empty_clears_woocommerce"})
+        entry = checks.mapping(raw if raw is not None else {}, key)
+        checks.no_unknown_keys(entry, key, {"owner", "empty_clears_hubspot", "empty_clears_woocommerce"})
         owner = _choice(entry.get("owner", "none"), f"{key}.owner", (*OWNERS, "none"))
         policies[str(name)] = FieldPolicy(
             owner=None if owner == "none" else owner,  # type: ignore[arg-type]
-            empty_clears_hubspot=_bool(entry.get("empty_clears_hubspot", False), f"{key}.empty_clears_hubspot"),
-            empty_clears_woocommerce=_bool(entry.get("empty_clears_woocommerce", False),
-                                           f"{key}.empty_clears_woocommerce"),
+            empty_clears_hubspot=checks.boolean(entry.get("empty_clears_hubspot", False),
+                                                f"{key}.empty_clears_hubspot"),
+            empty_clears_woocommerce=checks.boolean(entry.get("empty_clears_woocommerce", False),
+                                                    f"{key}.empty_clears_woocommerce"),
         )
     return MappingProxyType(policies)
 
@@ -301,47 +297,11 @@ def _two_way(section: Mapping[str, Any], customers: CustomerRules) -> Mapping[st
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """A required top-level section."""
-    if name not in doc:
-        raise MappingConfigError(f"{name}: section is missing")
-    return _mapping(doc[name], name)
-
-
-def _mapping(raw: Any, key: str) -> Mapping[str, Any]:
-    """``raw`` must be a YAML mapping."""
-    if not isinstance(raw, Mapping):
-        raise MappingConfigError(f"{key}: must be a mapping, got {type(raw).__name__}")
-    return raw
-
-
-def _no_unknown_keys(raw: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-    """Reject keys outside ``allowed`` (typos such as ``price_polcy``)."""
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        where = "" if key == "<root>" else f"{key}."
-        raise MappingConfigError(f"{where}{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _str(raw: Any, key: str) -> str:
-    """``raw`` must be a non-empty string."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise MappingConfigError(f"{key}: must be a non-empty string, got {raw!r}")
-    return raw
-
-
 def _choice(raw: Any, key: str, allowed: tuple[str, ...]) -> str:
     """``raw`` must be one of ``allowed``."""
     if raw not in allowed:
         raise MappingConfigError(f"{key}: must be one of {', '.join(allowed)}, got {raw!r}")
     return str(raw)
-
-
-def _bool(raw: Any, key: str) -> bool:
-    """``raw`` must be true or false."""
-    if not isinstance(raw, bool):
-        raise MappingConfigError(f"{key}: must be true or false, got {raw!r}")
-    return raw
 
 
 def _amount(raw: Any, key: str) -> Decimal:
@@ -357,10 +317,7 @@ def _amount(raw: Any, key: str) -> Decimal:
     return value
 
 
-def _str_list(raw: Any, key: str, *, non_empty: bool = False) -> list[str]:
-    """``raw`` must be a list of non-empty strings (and not empty itself with ``non_empty``)."""
-    if not isinstance(raw, list) or any(not isinstance(x, str) or not x.strip() for x in raw):
-        raise MappingConfigError(f"{key}: must be a list of strings, got {raw!r}")
-    if non_empty and not raw:
-        raise MappingConfigError(f"{key}: must not be empty")
-    return [x.strip() for x in raw]
+def _stripped_list(raw: Any, key: str, *, non_empty: bool = False) -> list[str]:
+    """``raw`` must be a list of non-empty strings (and not empty itself with ``non_empty``); the strings
+    without surrounding white space."""
+    return [x.strip() for x in checks.str_list(raw, key, non_empty=non_empty)]

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from woohub.mapping import config_checks as checks
+from woohub.mapping.config_checks import MappingConfigError
 from woohub.mapping.transforms import CURRENCY_TRANSFORMS, TRANSFORMS
 
 DEFAULT_MAPPING_PATH = Path(__file__).with_name("mapping.yaml")
@@ -52,10 +52,6 @@ HUBSPOT_FIELD_TYPES = frozenset(
      "phonenumber", "radio", "select", "text", "textarea"}
 )  # fmt: skip
 MAX_UNIQUE_PROPERTIES = 10
-
-
-class MappingConfigError(ValueError):
-    """The mapping YAML is invalid; the message starts with the dotted key that is wrong."""
 
 
 class StageMappingError(ValueError):
@@ -186,26 +182,18 @@ def load_mapping(path: Path | None = None) -> MappingConfig:
     """Read and validate the mapping YAML (default: the packaged ``mapping.yaml``).
 
     Raises ``MappingConfigError`` naming the bad key when the file is not a valid mapping."""
-    source = path or DEFAULT_MAPPING_PATH
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise MappingConfigError(f"{source}: not valid YAML: {exc}") from exc
-    return parse_mapping(raw)
+    return parse_mapping(checks.read_yaml(path or DEFAULT_MAPPING_PATH))
 
 
 def parse_mapping(raw: Any) -> MappingConfig:
     """Validate an already parsed mapping document and build the ``MappingConfig``."""
-    doc = _mapping(raw, "<root>")
-    _no_unknown_keys(doc, "<root>", {"version", *OBJECTS, "custom_properties"})
-    if doc.get("version") != 1:
-        raise MappingConfigError(f"version: must be 1, got {doc.get('version')!r}")
+    doc = checks.versioned_document(raw, {*OBJECTS, "custom_properties"})
     custom = _custom_properties(doc.get("custom_properties", {}))
     config = MappingConfig(
-        products=_products(_section(doc, "products")),
-        contacts=_contacts(_section(doc, "contacts")),
-        deals=_deals(_section(doc, "deals")),
-        line_items=_line_items(_section(doc, "line_items")),
+        products=_products(checks.section(doc, "products")),
+        contacts=_contacts(checks.section(doc, "contacts")),
+        deals=_deals(checks.section(doc, "deals")),
+        line_items=_line_items(checks.section(doc, "line_items")),
         custom_properties=custom,
     )
     _check_custom_properties_declared(config)
@@ -263,20 +251,20 @@ def check_stage_table(config: MappingConfig, pipelines: list[dict[str, Any]]) ->
 
 def _products(section: Mapping[str, Any]) -> ProductSettings:
     """The ``products`` section."""
-    _no_unknown_keys(section, "products", {"properties", "archive_statuses"})
+    checks.no_unknown_keys(section, "products", {"properties", "archive_statuses"})
     return ProductSettings(
         mapping=_object_mapping(section, "products"),
         archive_statuses=frozenset(
-            _str_list(section.get("archive_statuses", ["trash"]), "products.archive_statuses")
+            checks.str_list(section.get("archive_statuses", ["trash"]), "products.archive_statuses")
         ),
     )
 
 
 def _contacts(section: Mapping[str, Any]) -> ContactSettings:
     """The ``contacts`` section."""
-    _no_unknown_keys(section, "contacts", {"properties", "address_sources"})
+    checks.no_unknown_keys(section, "contacts", {"properties", "address_sources"})
     sources = tuple(
-        _str_list(section.get("address_sources", ["billing", "shipping"]), "contacts.address_sources")
+        checks.str_list(section.get("address_sources", ["billing", "shipping"]), "contacts.address_sources")
     )
     bad = [s for s in sources if s not in ("billing", "shipping")]
     if bad or not sources:
@@ -288,19 +276,19 @@ def _contacts(section: Mapping[str, Any]) -> ContactSettings:
 
 def _deals(section: Mapping[str, Any]) -> DealSettings:
     """The ``deals`` section: pipeline, stage tables per pipeline, extra statuses, properties."""
-    _no_unknown_keys(section, "deals", {"properties", "pipeline", "stages", "extra_order_statuses"})
-    pipeline = _str(section.get("pipeline"), "deals.pipeline")
-    stages_raw = _mapping(section.get("stages"), "deals.stages")
+    checks.no_unknown_keys(section, "deals", {"properties", "pipeline", "stages", "extra_order_statuses"})
+    pipeline = checks.text(section.get("pipeline"), "deals.pipeline")
+    stages_raw = checks.mapping(section.get("stages"), "deals.stages")
     stages: dict[str, Mapping[str, str]] = {}
     for pipeline_id, table in stages_raw.items():
         key = f"deals.stages.{pipeline_id}"
-        entries = _mapping(table, key)
+        entries = checks.mapping(table, key)
         stages[str(pipeline_id)] = MappingProxyType(
-            {str(status): _str(stage, f"{key}.{status}") for status, stage in entries.items()}
+            {str(status): checks.text(stage, f"{key}.{status}") for status, stage in entries.items()}
         )
     if pipeline not in stages:
         raise MappingConfigError(f"deals.pipeline: {pipeline!r} has no table under deals.stages")
-    extra = tuple(_str_list(section.get("extra_order_statuses", []), "deals.extra_order_statuses"))
+    extra = tuple(checks.str_list(section.get("extra_order_statuses", []), "deals.extra_order_statuses"))
     return DealSettings(
         mapping=_object_mapping(section, "deals"),
         pipeline=pipeline,
@@ -311,22 +299,26 @@ def _deals(section: Mapping[str, Any]) -> DealSettings:
 
 def _line_items(section: Mapping[str, Any]) -> LineItemSettings:
     """The ``line_items`` section."""
-    _no_unknown_keys(
+    checks.no_unknown_keys(
         section, "line_items", {"properties", "include_shipping_lines", "include_fee_lines", "include_tax_lines"}
     )
     return LineItemSettings(
         mapping=_object_mapping(section, "line_items"),
-        include_shipping_lines=_bool(
+        include_shipping_lines=checks.boolean(
             section.get("include_shipping_lines", True), "line_items.include_shipping_lines"
         ),
-        include_fee_lines=_bool(section.get("include_fee_lines", True), "line_items.include_fee_lines"),
-        include_tax_lines=_bool(section.get("include_tax_lines", True), "line_items.include_tax_lines"),
+        include_fee_lines=checks.boolean(
+            section.get("include_fee_lines", True), "line_items.include_fee_lines"
+        ),
+        include_tax_lines=checks.boolean(
+            section.get("include_tax_lines", True), "line_items.include_tax_lines"
+        ),
     )
 
 
 def _object_mapping(section: Mapping[str, Any], object_type: str) -> ObjectMapping:
     """The ``properties`` of one object section, each validated; required HubSpot properties present."""
-    raw = _mapping(section.get("properties"), f"{object_type}.properties")
+    raw = checks.mapping(section.get("properties"), f"{object_type}.properties")
     specs = tuple(_property(object_type, str(name), value) for name, value in raw.items())
     missing = sorted(REQUIRED_PROPERTIES[object_type] - {s.name for s in specs})
     if missing:
@@ -337,11 +329,13 @@ def _object_mapping(section: Mapping[str, Any], object_type: str) -> ObjectMappi
 def _property(object_type: str, name: str, raw: Any) -> PropertySpec:
     """One property spec: exactly one of source/template, a known transform, known "@" sources."""
     key = f"{object_type}.properties.{name}"
-    spec = _mapping(raw, key)
-    _no_unknown_keys(spec, key, {"source", "template", "transform", "join", "default", "currency", "type"})
+    spec = checks.mapping(raw, key)
+    checks.no_unknown_keys(
+        spec, key, {"source", "template", "transform", "join", "default", "currency", "type"}
+    )
     if ("source" in spec) == ("template" in spec):
         raise MappingConfigError(f"{key}: give exactly one of 'source' or 'template'")
-    transform = _str(spec.get("transform", "str"), f"{key}.transform")
+    transform = checks.text(spec.get("transform", "str"), f"{key}.transform")
     if transform not in TRANSFORMS:
         raise MappingConfigError(
             f"{key}.transform: unknown transform {transform!r} (known: {', '.join(TRANSFORMS)})"
@@ -351,10 +345,10 @@ def _property(object_type: str, name: str, raw: Any) -> PropertySpec:
         sources=_sources(spec.get("source"), f"{key}.source") if "source" in spec else (),
         template=_template(spec["template"], f"{key}.template") if "template" in spec else None,
         transform=transform,
-        join=_str(spec["join"], f"{key}.join", allow_empty=True) if "join" in spec else None,
+        join=checks.text(spec["join"], f"{key}.join", allow_empty=True) if "join" in spec else None,
         default=_scalar_str(spec["default"], f"{key}.default") if "default" in spec else None,
-        currency=_str(spec["currency"], f"{key}.currency").strip() if "currency" in spec else None,
-        hubspot_type=_str(spec["type"], f"{key}.type") if "type" in spec else None,
+        currency=checks.text(spec["currency"], f"{key}.currency").strip() if "currency" in spec else None,
+        hubspot_type=checks.text(spec["type"], f"{key}.type") if "type" in spec else None,
     )
     if result.currency is not None and transform not in CURRENCY_TRANSFORMS:
         raise MappingConfigError(
@@ -371,7 +365,7 @@ def _property(object_type: str, name: str, raw: Any) -> PropertySpec:
 
 def _sources(raw: Any, key: str) -> tuple[str, ...]:
     """``source``: one dotted path or a non-empty list of them."""
-    paths = [raw] if isinstance(raw, str) else _str_list(raw, key)
+    paths = [raw] if isinstance(raw, str) else checks.str_list(raw, key)
     if not paths or any(not isinstance(p, str) or not p.strip() for p in paths):
         raise MappingConfigError(f"{key}: must be a dotted path or a non-empty list of paths")
     return tuple(p.strip() for p in paths)
@@ -379,7 +373,7 @@ def _sources(raw: Any, key: str) -> tuple[str, ...]:
 
 def _template(raw: Any, key: str) -> str:
     """``template``: text with ``{path}`` placeholders only (no format specs or conversions)."""
-    text = _str(raw, key)
+    text = checks.text(raw, key)
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
@@ -392,8 +386,8 @@ def _template(raw: Any, key: str) -> str:
 
 def _custom_properties(raw: Any) -> tuple[CustomProperty, ...]:
     """``custom_properties``: per object type, a list of HubSpot property definitions."""
-    sections = _mapping(raw, "custom_properties")
-    _no_unknown_keys(sections, "custom_properties", set(OBJECTS))
+    sections = checks.mapping(raw, "custom_properties")
+    checks.no_unknown_keys(sections, "custom_properties", set(OBJECTS))
     result: list[CustomProperty] = []
     for object_type, items in sections.items():
         key = f"custom_properties.{object_type}"
@@ -414,20 +408,20 @@ def _custom_properties(raw: Any) -> tuple[CustomProperty, ...]:
 
 def _custom_property(object_type: str, raw: Any, key: str) -> CustomProperty:
     """One custom property definition with HubSpot's required fields and known type/fieldType."""
-    item = _mapping(raw, key)
+    item = checks.mapping(raw, key)
     fields = {"name", "label", "type", "fieldType", "groupName", "hasUniqueValue"}
-    _no_unknown_keys(item, key, fields)
+    checks.no_unknown_keys(item, key, fields)
     absent = sorted(fields - set(item))
     if absent:
         raise MappingConfigError(f"{key}: missing {', '.join(absent)}")
     prop = CustomProperty(
         object_type=object_type,
-        name=_str(item["name"], f"{key}.name"),
-        label=_str(item["label"], f"{key}.label"),
-        type=_str(item["type"], f"{key}.type"),
-        field_type=_str(item["fieldType"], f"{key}.fieldType"),
-        group_name=_str(item["groupName"], f"{key}.groupName"),
-        has_unique_value=_bool(item["hasUniqueValue"], f"{key}.hasUniqueValue"),
+        name=checks.text(item["name"], f"{key}.name"),
+        label=checks.text(item["label"], f"{key}.label"),
+        type=checks.text(item["type"], f"{key}.type"),
+        field_type=checks.text(item["fieldType"], f"{key}.fieldType"),
+        group_name=checks.text(item["groupName"], f"{key}.groupName"),
+        has_unique_value=checks.boolean(item["hasUniqueValue"], f"{key}.hasUniqueValue"),
     )
     if prop.type not in HUBSPOT_TYPES:
         raise MappingConfigError(f"{key}.type: unknown HubSpot type {prop.type!r}")
@@ -452,35 +446,6 @@ def _check_custom_properties_declared(config: MappingConfig) -> None:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """A required top-level section."""
-    if name not in doc:
-        raise MappingConfigError(f"{name}: section is missing")
-    return _mapping(doc[name], name)
-
-
-def _mapping(raw: Any, key: str) -> Mapping[str, Any]:
-    """``raw`` must be a YAML mapping."""
-    if not isinstance(raw, Mapping):
-        raise MappingConfigError(f"{key}: must be a mapping, got {type(raw).__name__}")
-    return raw
-
-
-def _no_unknown_keys(raw: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-    """Reject keys outside ``allowed`` (typos such as ``transfrom``)."""
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        where = "" if key == "<root>" else f"{key}."
-        raise MappingConfigError(f"{where}{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _str(raw: Any, key: str, allow_empty: bool = False) -> str:
-    """``raw`` must be a (non-empty) string."""
-    if not isinstance(raw, str) or (not allow_empty and not raw.strip()):
-        raise MappingConfigError(f"{key}: must be a non-empty string, got {raw!r}")
-    return raw
-
-
 def _scalar_str(raw: Any, key: str) -> str:
     """A string, number or bool written as text (``default: 0`` -> "0")."""
     if isinstance(raw, bool):
@@ -488,17 +453,3 @@ def _scalar_str(raw: Any, key: str) -> str:
     if isinstance(raw, str | int | float):
         return str(raw)
     raise MappingConfigError(f"{key}: must be a scalar, got {type(raw).__name__}")
-
-
-def _bool(raw: Any, key: str) -> bool:
-    """``raw`` must be true or false."""
-    if not isinstance(raw, bool):
-        raise MappingConfigError(f"{key}: must be true or false, got {raw!r}")
-    return raw
-
-
-def _str_list(raw: Any, key: str) -> list[str]:
-    """``raw`` must be a list of non-empty strings."""
-    if not isinstance(raw, list) or any(not isinstance(x, str) or not x.strip() for x in raw):
-        raise MappingConfigError(f"{key}: must be a list of strings, got {raw!r}")
-    return list(raw)
