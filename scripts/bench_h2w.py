@@ -14,8 +14,9 @@ Set-up (not measured; HubSpot's rate limits off in the sandbox, the hooks' clien
    and variation a managed stock of 100,000; HubSpot starts empty (its default pipelines and properties);
 2. runs ``woocommerce_to_hubspot`` once (its first scheduled run: the full initial load), so the portal
    holds the products with ``woo_product_id`` and the contacts with ``woo_customer_id``;
-3. runs ``hubspot_to_woocommerce`` once (its first scheduled run: a full load that sets its high-water
-   marks, so the measured run is an incremental one that finds its records through CRM search);
+3. runs ``hubspot_to_woocommerce`` once (its first scheduled run: a full load, by the list endpoints, that
+   sets its high-water marks; its logical date is now, so they end before the changes below and the
+   measured run is an incremental one that finds its records through CRM search);
 4. through HubSpot's API (batch creates, 100 per call): ``--deals`` deals in pipeline ``default``, stage
    ``closedwon``, USD, each with 2-3 line items (``hs_product_id`` the HubSpot product of a sellable
    WooCommerce product or variation, quantity 1-3, price the WooCommerce price; the deal's amount the sum
@@ -38,6 +39,8 @@ Definitions
                         max(search calls / 5 per s, all HubSpot calls / (rate limit / 10 s))
   peak memory           ``ru_maxrss`` of the child process that ran ``dag.test()`` (Airflow 3 runs every task
                         in that process), and its baseline after importing Airflow and parsing the DAG
+  task seconds          each task instance's end - start (Airflow metadata DB)
+  CPU seconds           of the ``dag.test()`` process, and of the sandbox process (both APIs) during the run
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def run_child(args: argparse.Namespace) -> int:
 
 
 def cpu_seconds_self() -> float:
+    """User + system CPU time of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 

@@ -194,13 +194,18 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
     """Compare the changed contacts with their customers as they are now, write what HubSpot owns or won,
     record the conflicts and the new base values."""
     from woohub.core import conflicts
-    from woohub.mapping.hubspot_to_woocommerce import customer_fields, customer_update_payload
+    from woohub.mapping.hubspot_to_woocommerce import customer_update_payload
     from woohub.woocommerce.load import CustomerUpdate, find_customers, update_customers
 
     failed_ids: set[str] = set()
     if not changed:
         return {"failed_ids": failed_ids}
+    from woohub.mapping.hubspot_to_woocommerce import customers_fields
+    from woohub.mapping.woocommerce_to_hubspot import load_mapping as load_w2h
+
+    w2h = load_w2h()
     current = find_customers(woocommerce, ids=[int(links[c]) for c in changed])
+    current_fields = customers_fields([c for k, c in current.items() if isinstance(k, int)], mapping, w2h)
     policies = conflicts.policies_from_mapping(mapping)
     updates, decided = [], {}
     for contact_id, hub in changed.items():
@@ -211,7 +216,7 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
                         customer_id)
             counts["failed"] += 1
             continue
-        woo = customer_fields(customer, mapping)
+        woo = current_fields[str(customer["id"])]
         key = CUSTOMER_PREFIX + customer_id
         decisions = conflicts.decide(
             woo, hub, bases.get(key), woocommerce_modified_at=_parse_time(customer.get("date_modified_gmt")),
@@ -251,18 +256,19 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
     blocked = {str(c["customer_id"]) for c in (result.conflicts if result else [])}
     blocked |= {f["source_key"].removeprefix(CUSTOMER_PREFIX) for f in (result.failures if result else [])}
     failed_ids |= {c for c in changed if links[c] in blocked and c in decided and decided[c][1]}
-    new_bases, echoes = {}, []
+    new_bases, echoes, answers = {}, [], {}
     for contact_id, (customer, to_write, base_after) in decided.items():
         customer_id = links[contact_id]
         if customer_id in blocked and to_write:
             continue
-        answer = updated.get(int(customer_id)) or updated.get(customer_id) or customer
+        answers[contact_id] = updated.get(int(customer_id)) or updated.get(customer_id) or customer
         if to_write:
             counts["updated"] += 1
-        key = CUSTOMER_PREFIX + customer_id
-        new_bases[key] = base_after
-        echoes.append({"source_key": key, "hubspot_id": contact_id,
-                       "content_hash": hubspot_side_hash(answer, mapping)})
+        new_bases[CUSTOMER_PREFIX + customer_id] = base_after
+    hashes = hubspot_side_hashes(list(answers.values()), w2h)
+    for contact_id, answer in answers.items():
+        echoes.append({"source_key": CUSTOMER_PREFIX + links[contact_id], "hubspot_id": contact_id,
+                       "content_hash": hashes.get(CUSTOMER_PREFIX + str(answer["id"]))})
     if new_bases:
         save_id_map(engine, CONTACT, echoes, plan.run_id)
         conflicts.save_base_values(engine, CONTACT, new_bases)
@@ -273,16 +279,18 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
     return {"failed_ids": failed_ids}
 
 
-def hubspot_side_hash(customer: Mapping[str, Any], mapping: Any) -> str | None:
-    """The hash WooCommerce -> HubSpot computes for ``customer`` (what it would write to the contact): the
-    customer this direction just wrote reads back as already synced, so it is not echoed to HubSpot."""
+def hubspot_side_hashes(customers: Sequence[Mapping[str, Any]], w2h_mapping: Any) -> dict[str, str]:
+    """``customer:<id> -> the hash WooCommerce -> HubSpot computes for that customer`` (what it would write
+    to the contact), in one mapping pass: the customers this direction just wrote read back as already
+    synced, so they are not echoed to HubSpot."""
     from woohub.hubspot.load.contacts import contact_row
-    from woohub.mapping.woocommerce_to_hubspot import load_mapping as load_w2h
     from woohub.mapping.woocommerce_to_hubspot import map_contacts
 
-    frame = map_contacts([dict(customer)], [], load_w2h())
-    rows = frame[frame["error"].isna()].to_dict("records")
-    return contact_row(rows[0]).plan.content_hash if rows else None
+    if not customers:
+        return {}
+    frame = map_contacts([dict(c) for c in customers], [], w2h_mapping)
+    return {row.key: row.plan.content_hash
+            for row in (contact_row(r) for r in frame[frame["error"].isna()].to_dict("records"))}
 
 
 def _parse_time(value: Any) -> datetime | None:
