@@ -25,6 +25,8 @@ pytestmark = pytest.mark.usefixtures("airflow_db", "gx_root")
 SQLITE_ONLY = pytest.mark.parametrize("staging_url", ["sqlite"], indirect=True)
 DEAL_TO_CONTACT, DEAL_TO_LINE_ITEM = 3, 19
 _runs = iter(range(1, 10_000))
+#: the sandbox's search index delay in these tests (1 s by default; shorter here: twenty runs wait it out)
+INDEX_DELAY = 0.3
 
 
 def hubspot(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> Any:
@@ -39,7 +41,7 @@ def run(dag_id: str, conf: dict[str, Any] | None = None) -> Any:
     run gets its own logical date."""
     from tests.helpers import run_dag_test
 
-    time.sleep(1.2)  # HubSpot's search index lags writes by a second
+    time.sleep(INDEX_DELAY + 0.15)  # HubSpot's search index lags writes
     logical = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=15, seconds=next(_runs))
     return run_dag_test(dag_id, logical, conf, scheduled=True)
 
@@ -74,6 +76,7 @@ class Shop:
 @pytest.fixture
 def shop(empty_sandbox: Sandbox, staging_url: str) -> Shop:
     sandbox = empty_sandbox
+    sandbox.hubspot.configure(search_index_delay_seconds=INDEX_DELAY)  # a reset restores the default
     tee = woo(sandbox, "POST", "/products", json={"name": "H2W Tee", "type": "simple", "regular_price": "20.00",
                                                    "sku": "TEE", "manage_stock": True, "stock_quantity": 10})
     hoodie = woo(sandbox, "POST", "/products", json={
@@ -270,7 +273,7 @@ def test_a_run_killed_between_creating_the_order_and_writing_back_leaves_one_ord
     deal_id = make_deal(sandbox, shop, [(shop.tee, 1, "20.00")], amount="20.00")
     sandbox.hubspot.set_faults({"kind": "slow", "delay_seconds": 20.0, "path": "/objects/deals/batch/update",
                                 "rate": 1.0})
-    time.sleep(1.2)
+    time.sleep(INDEX_DELAY + 0.15)
     logical = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=15)
     process = subprocess.Popen([sys.executable, "-c", _KILLABLE_RUN, str(PROJECT_ROOT), logical.isoformat()],
                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -336,7 +339,7 @@ def test_a_dry_run_checks_everything_and_writes_nothing(shop: Shop, empty_sandbo
     rejected = make_deal(sandbox, shop, [(shop.draft, 1, "9.00")], amount="9.00")
     hubspot(sandbox, "PATCH", f"/crm/v3/objects/contacts/{shop.contacts[shop.alice['id']]}",
             json={"properties": {"phone": "555-0999"}})
-    time.sleep(1.2)
+    time.sleep(INDEX_DELAY + 0.15)
     sandbox.hubspot.stats(reset=True)
     sandbox.woo.stats(reset=True)
     dry = h2w({"dry_run": True})
