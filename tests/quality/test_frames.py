@@ -18,7 +18,7 @@ def test_order_columns_from_real_payloads() -> None:
 
     assert frame["source_id"].tolist() == ["223", "229", "230", "239"]
     assert frame["total_difference"].tolist() == [0.0, 0.0, 0.0, 0.0]  # fee, coupon and shipping included
-    assert frame["guest_billing_email"].tolist() == [None, "guest.buyer@example.net", None, None]
+    assert frame["guest_billing_email"].tolist() == [None, "x.x@x.x", None, None]  # the shape of the address
     assert frame["unknown_product_line_count"].tolist() == [0, 0, 2, 1]  # 209/210 unstaged; product_id 0
     assert frame["line_items_difference"].tolist() == [0.0, 0.0, 0.0, 0.0]
 

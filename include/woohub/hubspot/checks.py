@@ -13,15 +13,15 @@ which passes the email pattern exactly when the address does, and shows as ``'x@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection
 from typing import Any
 
 import pandas as pd
 
+from woohub.core import personal_data
+
 DEALS, CONTACTS, LINE_ITEMS = "hubspot.deals", "hubspot.contacts", "hubspot.line_items"
 STREAMS = (DEALS, CONTACTS, LINE_ITEMS)
-_EMAIL_CONTENT = re.compile(r"[^@.\s]+")
 
 
 def validation_frame(stream: str, payloads: list[dict], *,
@@ -73,11 +73,11 @@ def _column(records: list[dict], name: str) -> list[str | None]:
 
 
 def email_shape(email: str | None) -> str | None:
-    """``email`` without its content (see the module docstring): ``jane.doe@example.com`` -> ``x.x@x.x``;
-    ``None`` for an empty one."""
+    """``email`` without its content (:func:`woohub.core.personal_data.email_shape`); ``None`` for an empty
+    one (a contact without email is a warning, not an invalid address)."""
     if email is None or not email.strip():
         return None
-    return _EMAIL_CONTENT.sub("x", email)
+    return personal_data.email_shape(email)
 
 
 def _deal_columns(records: list[dict], known_line_item_ids: Collection[str] | None) -> dict[str, Any]:

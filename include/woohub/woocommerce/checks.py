@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from woohub.core.personal_data import email_shape
+
 if TYPE_CHECKING:
     from woohub.mapping.woocommerce_to_hubspot.config import MappingConfig
 
@@ -162,18 +164,20 @@ def _is_known_product(line: dict, known_product_ids: set[int] | None) -> bool:
 
 
 def _guest_billing_email(record: dict) -> str | None:
-    """The billing email of a guest order (customer_id 0; "" when absent), None for registered customers."""
+    """The shape of a guest order's billing email (customer_id 0; "" when absent), None for registered
+    customers."""
     if record.get("customer_id") != 0:
         return None
     email = _nested(record, "billing", "email")
-    return email if isinstance(email, str) else ""
+    return email_shape(email) if isinstance(email, str) else ""
 
 
 def _customer_columns(records: list[dict]) -> dict[str, Any]:
-    """Columns of the customers suite (the account ``email``; billing email may legitimately be "")."""
+    """Columns of the customers suite (the shape of the account ``email``, never the address: see
+    :mod:`woohub.core.personal_data`; billing email may legitimately be "")."""
     return {
         "id": [record.get("id") for record in records],
-        "email": [_text(record.get("email")) for record in records],
+        "email": [email_shape(_text(record.get("email"))) for record in records],
         "role": [record.get("role") for record in records],
     }
 
