@@ -63,26 +63,21 @@ def hubspot_to_woocommerce() -> None:
     @task
     def extract_deals(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.hubspot.extract import extract_deals
+        from woohub.sync.hubspot_to_woocommerce import record_extract
 
         engine = support.engine()
         result = extract_deals(support.hubspot_hook(), engine, support.extract_window(plan), support.run_id(),
                                include_ids=(support.as_run_plan(plan).extras or {}).get("recheck_deals") or [])
-        return _recorded(engine, result)
+        return record_extract(engine, support.run_id(), result)
 
     @task
     def extract_contacts(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.hubspot.extract import extract_contacts
+        from woohub.sync.hubspot_to_woocommerce import record_extract
 
         engine = support.engine()
-        return _recorded(engine, extract_contacts(support.hubspot_hook(), engine, support.extract_window(plan),
-                                                  support.run_id()))
-
-    def _recorded(engine: Any, result: Any) -> dict[str, Any]:
-        from woohub.core.run_stats import record_counts
-
-        record_counts(engine, support.run_id(), result.stream.replace(".", "_") + "_extract",
-                      extracted=result.staged, api_calls=result.api_calls)
-        return result.as_dict()
+        result = extract_contacts(support.hubspot_hook(), engine, support.extract_window(plan), support.run_id())
+        return record_extract(engine, support.run_id(), result)
 
     @task
     def validate_stream(stream: str, plan: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,14 @@ def check_setup(hubspot: Any, woocommerce: Any, *, dry_run: bool = False) -> dic
     return {"created": setup["created"], "store_currency": currency}
 
 
+def record_extract(engine: Engine, run_id: str, result: Any) -> dict[str, Any]:
+    """Record an extract's counts and HubSpot calls in ``run_stats`` (object ``hubspot_<object>_extract``,
+    apart from the validation's ``hubspot_<object>`` row) and return them for XCom."""
+    record_counts(engine, run_id, result.stream.replace(".", "_") + "_extract", extracted=result.staged,
+                  api_calls=result.api_calls)
+    return result.as_dict()
+
+
 def commit_high_water_marks(engine: Engine, plan: RunPlan) -> list[str]:
     return runs.commit_marks(engine, plan, MARK_STREAMS)
 
