@@ -2,10 +2,13 @@
 
     python -m woohub dead-letters list [--state open|exhausted|resolved] [--object-type deal]
     python -m woohub dead-letters requeue [--object-type deal] [--key 123 ...] [--state exhausted]
+    python -m woohub retention purge [--days 30] [--dry-run] [--gx-root PATH]
 
 The staging database comes from the Airflow connection ``woohub_staging`` (``--conn-id``), as the DAGs use
 it, or from ``--staging-url`` (a SQLAlchemy URL). A requeued letter is open again with fresh attempts and
-due at once: the next run of its DAG retries it.
+due at once: the next run of its DAG retries it. ``retention purge`` deletes synced staged payloads, old run
+records and released quarantine rows older than ``--days`` (default ``$WOOHUB_RETENTION_DAYS``, 30) and prunes
+GX validation results as old (:mod:`woohub.core.retention`); ``--dry-run`` only counts.
 """
 
 from __future__ import annotations
@@ -49,6 +52,20 @@ def _requeue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from woohub.core import retention
+
+    days = args.days if args.days is not None else retention.retention_days()
+    counts = retention.purge_staging(_engine(args), older_than_days=days, dry_run=args.dry_run)
+    counts["gx_validation_results"] = retention.prune_validation_results(args.gx_root, older_than_days=days,
+                                                                         dry_run=args.dry_run)
+    verb = "would purge" if args.dry_run else "purged"
+    for name, count in counts.items():
+        print(f"{name}: {count}")
+    print(f"{verb} {sum(counts.values())} row(s)/result(s) older than {days} day(s)")
+    return 0
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -69,6 +86,13 @@ def parser() -> argparse.ArgumentParser:
     requeue.add_argument("--object-type", help="product | contact | deal | line_item")
     requeue.add_argument("--key", action="append", help="a letter's source key (repeatable); default: all")
     requeue.set_defaults(run=_requeue)
+    retention = commands.add_parser("retention", help="purge personal data and old validation results")
+    retention_actions = retention.add_subparsers(dest="action", required=True)
+    purge = retention_actions.add_parser("purge", help="delete what is older than the retention period")
+    purge.add_argument("--days", type=int, help="retention in days (default: $WOOHUB_RETENTION_DAYS or 30)")
+    purge.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    purge.add_argument("--gx-root", help="the GX file context (default: $WOOHUB_GX_ROOT or the project's)")
+    purge.set_defaults(run=_purge)
     return root
 
 
