@@ -103,7 +103,7 @@ def decide(woocommerce: Mapping[str, str | None], hubspot: Mapping[str, str | No
     from a given ``base`` had no value (``None``) at the last sync. Modification times may be naive UTC
     or aware."""
     fields = list(policies) + sorted((set(woocommerce) | set(hubspot)) - set(policies))
-    times = (_naive_utc(woocommerce_modified_at), _naive_utc(hubspot_modified_at))
+    times = (modification_time(woocommerce_modified_at), modification_time(hubspot_modified_at))
     return [_decide_field(name, woocommerce.get(name), hubspot.get(name), base, times,
                           policies.get(name, DEFAULT_POLICY)) for name in fields]
 
@@ -166,7 +166,7 @@ def email_conflict(conflict: Mapping[str, Any], *, woocommerce_email: str | None
     """The ``sync_conflict`` record of an email update left unsent because another customer has the email
     (a ``conflicts`` entry of ``woohub.woocommerce.load.CustomerLoadResult``): WooCommerce keeps its value."""
     return Conflict(field="email", woocommerce_value=woocommerce_email, hubspot_value=conflict.get("email"),
-                    woocommerce_modified_at=None, hubspot_modified_at=_naive_utc(hubspot_modified_at),
+                    woocommerce_modified_at=None, hubspot_modified_at=modification_time(hubspot_modified_at),
                     winner=WOOCOMMERCE, policy=POLICY_EMAIL_TAKEN)
 
 
@@ -180,11 +180,18 @@ def policies_from_mapping(mapping: Any = None) -> dict[str, FieldPolicy]:
     return dict(mapping.two_way)
 
 
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    """A time as naive UTC (aware times converted), ``None`` stays ``None``."""
-    if moment is None:
+def modification_time(value: Any) -> datetime | None:
+    """A record's modification time as naive UTC: a datetime (aware ones converted), ISO text (HubSpot's
+    ``...Z``, WooCommerce's ``*_gmt``) or epoch milliseconds; ``None`` when empty or unknown."""
+    if value is None or value == "" or value != value:  # NaN / NaT are unequal to themselves
         return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        text = str(value)
+        value = (datetime.fromtimestamp(int(text) / 1000, UTC) if text.isdigit()
+                 else datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 # -- sync_conflict ----------------------------------------------------------------------------------------
@@ -210,8 +217,8 @@ def record_conflicts(engine: Engine, *, run_id: str, dag_id: str, object_type: s
             "conflict_key": key, "run_id": run_id, "dag_id": dag_id, "object_type": object_type,
             "woocommerce_key": woocommerce_key, "hubspot_id": hubspot_id, "field": conflict.field,
             "woocommerce_value": conflict.woocommerce_value, "hubspot_value": conflict.hubspot_value,
-            "woocommerce_modified_at": _naive_utc(conflict.woocommerce_modified_at),
-            "hubspot_modified_at": _naive_utc(conflict.hubspot_modified_at), "winner": conflict.winner,
+            "woocommerce_modified_at": modification_time(conflict.woocommerce_modified_at),
+            "hubspot_modified_at": modification_time(conflict.hubspot_modified_at), "winner": conflict.winner,
             "policy": conflict.policy, "recorded_at": now,
         }
     inserted = 0

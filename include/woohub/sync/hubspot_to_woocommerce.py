@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from woohub.core import quarantine, runs
+from woohub.core.conflicts import modification_time
 from woohub.core.ledger import id_map_rows, keys_linked_to, save_id_map
 from woohub.core.locks import exclusive
 from woohub.core.run_stats import record_counts
@@ -92,35 +93,22 @@ def commit_high_water_marks(engine: Engine, plan: RunPlan) -> list[str]:
 
 def validate_stream(engine: Engine, stream: str, plan: RunPlan) -> dict[str, Any]:
     """The stream's Great Expectations suite on the run's candidates, as in the other direction."""
-    from woohub.core.quality import combine_outcomes, enforce_threshold, validate_staged
+    from woohub.core.quality import validate_candidates, validate_chunk, validate_staged
 
     candidates = runs.candidate_ids(engine, stream, plan)
     if stream == DEALS:
         candidates |= set((plan.extras or {}).get("recheck_deals") or [])
-    outcome = None
-    released = 0
-    for records in repository.iter_staged_records(engine, stream, candidates, batch_size=2000):
+
+    def check(records: list[StagedRecord]) -> Any:
         known_items = None
-        if stream == DEALS:  # the deals' line items that were staged (a missing one is a warning)
+        if stream == DEALS and records:  # the deals' line items that were staged (a missing one is a warning)
             named = {i for r in records for i in (r.payload.get("associations") or {}).get("line_items") or []}
             known_items = set(_staged_by_id(engine, LINE_ITEMS, named))
-        chunk = validate_staged(stream, [r.payload for r in records], run_id=plan.run_id,
-                                known_line_item_ids=known_items)
-        hashes = {r.source_id: r.content_hash for r in records}
-        quarantine.quarantine_records(engine, plan.run_id, stream, chunk.quarantined, hashes)
-        passed = {i: hashes[i] for i in chunk.valid_ids if i in hashes}
-        repository.mark_validated(engine, stream, passed)
-        released += quarantine.release(engine, plan.run_id, stream, passed)
-        outcome = combine_outcomes(outcome, chunk)
-    if outcome is None:
-        outcome = validate_staged(stream, [], run_id=plan.run_id)
-    record_counts(engine, plan.run_id, stream.replace(".", "_"), extracted=outcome.total,
-                  valid=len(outcome.valid_ids), quarantined=len(outcome.quarantined))
-    for source_id, reasons in sorted(outcome.quarantined.items())[:50]:
-        log.warning("quarantined %s %s: %s", stream, source_id, "; ".join(reasons))
-    enforce_threshold(outcome, plan.max_quarantine_share, plan.quarantine_floor)
-    return {"stream": stream, "total": outcome.total, "valid": len(outcome.valid_ids),
-            "quarantined": len(outcome.quarantined), "released": released}
+        return validate_staged(stream, [r.payload for r in records], run_id=plan.run_id,
+                               known_line_item_ids=known_items)
+
+    return validate_candidates(engine, stream, plan, candidates, check, object_type=stream.replace(".", "_"),
+                               chunk_size=validate_chunk())
 
 
 # -- contacts -> customers ----------------------------------------------------------------------------
@@ -227,8 +215,8 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
         woo = current_fields[str(customer["id"])]
         key = CUSTOMER_PREFIX + customer_id
         decisions = conflicts.decide(
-            woo, hub, bases.get(key), woocommerce_modified_at=_parse_time(customer.get("date_modified_gmt")),
-            hubspot_modified_at=_parse_time((contacts[contact_id].payload.get("properties") or {})
+            woo, hub, bases.get(key), woocommerce_modified_at=modification_time(customer.get("date_modified_gmt")),
+            hubspot_modified_at=modification_time((contacts[contact_id].payload.get("properties") or {})
                                             .get("lastmodifieddate")), policies=policies)
         found = [d.conflict for d in decisions if d.conflict is not None]
         if found and not plan.dry_run:
@@ -254,7 +242,7 @@ def _write_contact_changes(hubspot: Any, woocommerce: Any, engine: Engine, plan:
                                    woocommerce_key=CUSTOMER_PREFIX + str(conflict["customer_id"]),
                                    hubspot_id=contact_id, conflicts=[conflicts.email_conflict(
                                        conflict, woocommerce_email=customer.get("email"),
-                                       hubspot_modified_at=_parse_time((contacts[contact_id].payload.get(
+                                       hubspot_modified_at=modification_time((contacts[contact_id].payload.get(
                                            "properties") or {}).get("lastmodifieddate")))])
         log.warning("email conflict: %s", conflict["message"])
     for failure in (result.failures if result else []):
@@ -299,17 +287,6 @@ def hubspot_side_hashes(customers: Sequence[Mapping[str, Any]], w2h_mapping: Any
     frame = map_contacts([dict(c) for c in customers], [], w2h_mapping)
     return {row.key: row.plan.content_hash
             for row in (contact_row(r) for r in frame[frame["error"].isna()].to_dict("records"))}
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    text = str(value)
-    if text.isdigit():
-        from datetime import UTC
-
-        return datetime.fromtimestamp(int(text) / 1000, UTC).replace(tzinfo=None)
-    return runs.to_naive_utc(text)
 
 
 # -- deals -> orders -----------------------------------------------------------------------------------
@@ -555,8 +532,8 @@ def _order_conflicts(woocommerce: Any, engine: Engine, plan: RunPlan, mapping: A
             continue
         conflict = conflicts.Conflict(
             field="line_items", woocommerce_value=json.dumps(in_shop), hubspot_value=json.dumps(in_hubspot),
-            woocommerce_modified_at=_parse_time(order.get("date_modified_gmt")),
-            hubspot_modified_at=_parse_time((record.payload.get("properties") or {}).get("hs_lastmodifieddate")),
+            woocommerce_modified_at=modification_time(order.get("date_modified_gmt")),
+            hubspot_modified_at=modification_time((record.payload.get("properties") or {}).get("hs_lastmodifieddate")),
             winner="woocommerce", policy="owner")
         if not plan.dry_run:
             recorded += conflicts.record_conflicts(engine, run_id=plan.run_id, dag_id=DAG_ID, object_type=DEAL,

@@ -45,13 +45,6 @@ ID_MAP_TYPE = {"products": "product", "contacts": "contact", "deals": "deal", "l
 COMPLETES_STREAM = {"products": PRODUCTS, "contacts": CUSTOMERS, "line_items": ORDERS}
 
 
-def validate_chunk() -> int:
-    """Staged records per Great Expectations run (``WOOHUB_VALIDATE_CHUNK``, default 2,000): a stream is
-    validated chunk by chunk, so memory does not grow with the store (GX on 5,000 orders at once costs
-    about 230 MiB more than on none)."""
-    return int(os.getenv("WOOHUB_VALIDATE_CHUNK", "2000"))
-
-
 def load_chunk() -> int:
     """Source records (orders, customers, products) mapped and loaded at a time (``WOOHUB_LOAD_CHUNK``,
     default 2,500)."""
@@ -126,50 +119,19 @@ def validate_stream(engine: Engine, stream: str, plan: RunPlan, *,
     their reasons, release the ones that pass now, and fail (after recording) when more than
     ``max(quarantine_floor, max_quarantine_share x total)`` records fail. Orders in a currency the portal
     has not enabled (``enabled_currencies``) are quarantined with that reason."""
-    from woohub.core.quality import combine_outcomes, enforce_threshold
+    from woohub.core.quality import validate_candidates, validate_chunk, validate_staged
 
-    candidates = runs.candidate_ids(engine, stream, plan)
     orders = stream == ORDERS
     known_products = {int(i) for i in repository.staged_hashes(engine, PRODUCTS) if i.isdigit()} if orders else None
-    outcome, released = None, 0
-    with Progress(f"validate {stream}", total=len(candidates)) as progress:
-        for records in repository.iter_staged_records(engine, stream, candidates, batch_size=validate_chunk()):
-            chunk, chunk_released = _validate_chunk(engine, stream, plan, records, known_products,
-                                                    enabled_currencies if orders else None, mapping)
-            outcome, released = combine_outcomes(outcome, chunk), released + chunk_released
-            progress.advance(len(records))
-    if outcome is None:  # no candidates: the empty outcome, without a GX run
-        outcome, released = _validate_chunk(engine, stream, plan, [], known_products, None, mapping)
-    record_counts(engine, plan.run_id, OBJECT_OF_STREAM[stream], extracted=outcome.total,
-                  valid=len(outcome.valid_ids), quarantined=len(outcome.quarantined))
-    for source_id, reasons in sorted(outcome.quarantined.items())[:50]:
-        log.warning("quarantined %s %s: %s", stream, source_id, "; ".join(reasons))
-    if released:
-        log.info("%d %s record(s) passed again and left quarantine", released, stream)
-    for expectation, count in outcome.warnings.items():
-        if count:
-            log.warning("%s: %d %s record(s) flagged by warning check %s", plan.run_id, count, stream, expectation)
-    enforce_threshold(outcome, plan.max_quarantine_share, plan.quarantine_floor)
-    return {"stream": stream, "total": outcome.total, "valid": len(outcome.valid_ids),
-            "quarantined": len(outcome.quarantined), "released": released, "warnings": outcome.warnings,
-            "data_docs": outcome.data_docs_path}
 
+    def check(records: list[StagedRecord]) -> Any:
+        return validate_staged(stream, [r.payload for r in records], run_id=plan.run_id,
+                               known_product_ids=known_products,
+                               enabled_currencies=enabled_currencies if orders and records else None,
+                               mapping=mapping)
 
-def _validate_chunk(engine: Engine, stream: str, plan: RunPlan, records: list[StagedRecord],
-                    known_products: set[int] | None, enabled_currencies: list[str] | None,
-                    mapping: Any) -> tuple[Any, int]:
-    """Validate one chunk of staged records: quarantine its failures, mark and release what passed.
-    Returns the chunk's outcome and how many records left quarantine."""
-    from woohub.core.quality import validate_staged
-
-    outcome = validate_staged(stream.split(".", 1)[1], [r.payload for r in records], run_id=plan.run_id,
-                              known_product_ids=known_products, enabled_currencies=enabled_currencies,
-                              mapping=mapping)
-    hashes = {r.source_id: r.content_hash for r in records}
-    quarantine.quarantine_records(engine, plan.run_id, stream, outcome.quarantined, hashes)
-    passed = {source_id: hashes[source_id] for source_id in outcome.valid_ids if source_id in hashes}
-    repository.mark_validated(engine, stream, passed)
-    return outcome, quarantine.release(engine, plan.run_id, stream, passed)
+    return validate_candidates(engine, stream, plan, runs.candidate_ids(engine, stream, plan), check,
+                               object_type=OBJECT_OF_STREAM[stream], chunk_size=validate_chunk())
 
 
 @dataclass

@@ -329,8 +329,8 @@ class TwoWayGuard:
         key, base = write.primary.key, self.bases[write.primary.key]
         woo = contact_fields(write.primary.plan.properties, self.mapping)
         hub = contact_fields(now, self.mapping)
-        decisions = conflicts.decide(woo, hub, base, woocommerce_modified_at=_naive(self.modified_at.get(key)),
-                                     hubspot_modified_at=_naive(now.get("lastmodifieddate")), policies=policies)
+        decisions = conflicts.decide(woo, hub, base, woocommerce_modified_at=conflicts.modification_time(self.modified_at.get(key)),
+                                     hubspot_modified_at=conflicts.modification_time(now.get("lastmodifieddate")), policies=policies)
         found = [d.conflict for d in decisions if d.conflict is not None]
         if found:
             conflicts.record_conflicts(self.engine, run_id=self.run_id, dag_id="woocommerce_to_hubspot",
@@ -340,9 +340,8 @@ class TwoWayGuard:
         properties = {k: v for k, v in write.primary.plan.properties.items() if k not in keep_hubspot}
         self.new_bases[key] = conflicts.applied_base(decisions, base, "hubspot")
         if all(str(now.get(k) or "") == str(v or "") for k, v in wire_properties(properties).items()):
-            book_success(ledger, write, str(write.hubspot_id), created=False)  # nothing to change in HubSpot
-            ledger.result.updated -= 1
-            ledger.result.unchanged += 1
+            for row in (write.primary, *write.aliases):  # nothing to change in HubSpot: no call
+                ledger.confirmed(row.key, str(write.hubspot_id), row.plan.content_hash)
             return None
         plan = PlannedWrite(write.primary.plan.source_key, properties, write.primary.plan.content_hash)
         primary = ContactRow(plan, write.primary.email, write.primary.customer_id)
@@ -356,15 +355,3 @@ class TwoWayGuard:
         if written:
             conflicts.save_base_values(self.engine, ID_MAP_TYPE, written)
 
-
-def _naive(value: Any) -> Any:
-    """A modification time as naive UTC (HubSpot's ISO text, epoch ms, or a datetime), ``None`` if unknown."""
-    from woohub.core.runs import to_naive_utc
-
-    if value is None or value != value or value == "":
-        return None
-    if isinstance(value, str) and value.isdigit():
-        from datetime import UTC, datetime
-
-        return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
-    return to_naive_utc(value if isinstance(value, str) else value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)

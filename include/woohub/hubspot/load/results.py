@@ -115,6 +115,13 @@ class LoadLedger:
             "content_hash": content_hash,
         }
 
+    def confirmed(self, source_key: str, hubspot_id: str, content_hash: str | None) -> None:
+        """HubSpot already holds what the record would write: remember its id and hash, count it unchanged,
+        no call made."""
+        self.result.unchanged += 1
+        self.remember(source_key, hubspot_id, content_hash)
+        self.succeeded.append(source_key)
+
     def failed(self, source_key: str, code: str, message: str) -> None:
         """A record was not (fully) written; it goes to the dead letter table."""
         self.result.failed += 1
