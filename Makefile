@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-sync lint lock sandbox clean
+.PHONY: demo test bench bench-sync bench-reconcile lint lock sandbox clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# three test processes (each starts its own sandboxes, Airflow home and databases); one file stays on one
+# process so its module fixtures are built once. PYTEST_ARGS="-n 0" runs everything in this process.
+PYTEST_ARGS ?= -n 3 --dist loadfile
+
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -28,6 +32,9 @@ bench: $(STAMP)
 bench-sync: $(STAMP)
 	$(BIN)/python scripts/bench_sync.py $(BENCH_ARGS)
 	$(BIN)/python scripts/bench_h2w.py $(BENCH_H2W_ARGS)
+
+bench-reconcile: $(STAMP)
+	$(BIN)/python scripts/bench_reconcile.py $(BENCH_RECONCILE_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m woohub.sandbox $(SANDBOX_ARGS)

@@ -67,7 +67,7 @@ def hubspot_to_woocommerce() -> None:
 
         engine = support.engine()
         result = extract_deals(support.hubspot_hook(), engine, support.extract_window(plan), support.run_id(),
-                               include_ids=(support.as_run_plan(plan).extras or {}).get("recheck_deals") or [])
+                               include_ids=support.as_run_plan(plan).rechecked("hubspot.deals"))
         return record_extract(engine, support.run_id(), result)
 
     @task

@@ -110,3 +110,20 @@ def test_customer_full_scan_comes_round_after_its_interval(engine) -> None:
     (3, 0.05, 10, 10), (1000, 0.05, 10, 50), (0, 0.05, 0, 0), (100, 0.0, 1, 1)])
 def test_quarantine_limit_has_a_floor(total: int, share: float, floor: int, limit: float) -> None:
     assert quarantine_limit(total, share, floor) == limit
+
+
+def test_rechecked_ids_are_candidates_and_loadable_only_once_validated(engine) -> None:
+    """The ids a plan re-checks (the deals rejected earlier) are candidates of their stream only, whatever the
+    window staged, and loadable only when their newest staged version passed validation."""
+    from woohub.core import runs
+
+    base = plan(engine, "scheduled", T - timedelta(minutes=15), T)
+    rechecking = runs.RunPlan.from_dict({**base.as_dict(), "recheck": {"hubspot.deals": ["41", "42"]}})
+    assert runs.RunPlan.from_dict(rechecking.as_dict()).rechecked("hubspot.deals") == ["41", "42"]
+    assert runs.candidate_ids(engine, "hubspot.deals", base) == set()
+    repository.stage_records(engine, "hubspot.deals", [{"id": "41"}, {"id": "42"}], "earlier-run")
+    repository.mark_synced(engine, "hubspot.deals", repository.staged_hashes(engine, "hubspot.deals"))
+    assert runs.candidate_ids(engine, "hubspot.deals", rechecking) == {"41", "42"}
+    assert runs.candidate_ids(engine, "hubspot.contacts", rechecking) == set()
+    repository.mark_validated(engine, "hubspot.deals", {"41": repository.staged_hashes(engine, "hubspot.deals")["41"]})
+    assert runs.loadable_ids(engine, "hubspot.deals", rechecking) == {"41"}

@@ -51,6 +51,8 @@ class RunPlan:
     :param moves_marks: a scheduled, writing run: it commits the high-water marks when its loads succeed
     :param rewrite: write every record again even when the ledger says it is unchanged (``full_resync``)
     :param extras: direction-specific decisions (e.g. whether customers get a full scan)
+    :param recheck: ``stream -> source ids`` the run processes again whatever the window holds (e.g. the
+        deals rejected earlier, which a restock lets through without anyone touching the deal)
     """
 
     run_id: str
@@ -66,6 +68,11 @@ class RunPlan:
     quarantine_floor: int = DEFAULT_QUARANTINE_FLOOR
     retries_claimed: int = 0
     extras: dict[str, Any] | None = None
+    recheck: dict[str, list[str]] | None = None
+
+    def rechecked(self, stream: str) -> list[str]:
+        """The ids of ``stream`` this run re-reads and processes again (see ``recheck``)."""
+        return list((self.recheck or {}).get(stream) or [])
 
     @property
     def window_start(self) -> datetime | None:
@@ -156,6 +163,7 @@ def candidate_ids(engine: Engine, stream: str, plan: RunPlan) -> set[str]:
         if quarantined.get(source_id) != digest:
             ids.add(source_id)
     ids |= dead_letters.retry_refs(engine, plan.run_id).get(stream, set())
+    ids |= set(plan.rechecked(stream))
     if plan.recheck_quarantine:
         ids |= set(quarantined)
     return ids

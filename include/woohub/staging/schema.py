@@ -203,3 +203,93 @@ order_intent = Table(
     Column("requested_at", DateTime, nullable=False),
     Column("settled_at", DateTime, nullable=True),
 )
+
+#: a reconciliation's full read of both systems (:mod:`woohub.reconciliation`), one row per record and run:
+#: ``record_id`` is the record's own id on its side (the id-map key format on the WooCommerce side:
+#: ``<order id>``, ``customer:<id>``, ``guest:<email>``, ``<product id>``; the object id on the HubSpot side),
+#: ``match_key`` the natural key both sides share (the WooCommerce key, read on HubSpot from the ``woo_*``
+#: properties), ``email`` the lower-cased email of contacts, ``fields`` JSON {field: normalised value} in
+#: HubSpot property terms (the WooCommerce side through the w2h mapping functions), ``payload`` the raw
+#: record (what a heal stages). Rows of older runs are deleted when the next run starts.
+reconciliation_snapshot = Table(
+    "reconciliation_snapshot",
+    metadata,
+    Column("run_id", String(250), primary_key=True),
+    Column("system", String(16), primary_key=True),  # woocommerce | hubspot
+    Column("object_type", String(32), primary_key=True),  # deal | contact | product | line_item
+    Column("record_id", String(320), primary_key=True),
+    Column("match_key", String(320), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("archived", Integer, nullable=False, server_default="0"),  # 1: WooCommerce trash / HubSpot archived
+    Column("fields", Text, nullable=False),
+    Column("payload", Text, nullable=True),
+    Column("modified_at", DateTime, nullable=True),  # naive UTC
+)
+Index("ix_reconciliation_snapshot_match", reconciliation_snapshot.c.run_id, reconciliation_snapshot.c.object_type,
+      reconciliation_snapshot.c.system, reconciliation_snapshot.c.match_key)
+
+#: one row per object type per reconciliation run: how many records each side held, how many were paired,
+#: how many differences were found (``drift_rate`` = differences that are drift / paired-or-missing records)
+reconciliation_run = Table(
+    "reconciliation_run",
+    metadata,
+    Column("run_id", String(250), primary_key=True),
+    Column("object_type", String(32), primary_key=True),
+    Column("dry_run", Integer, nullable=False, server_default="0"),
+    Column("woocommerce_records", Integer, nullable=False, server_default="0"),
+    Column("hubspot_records", Integer, nullable=False, server_default="0"),
+    Column("paired", Integer, nullable=False, server_default="0"),
+    Column("differences", Integer, nullable=False, server_default="0"),
+    Column("drift_rate", String(32), nullable=True),  # decimal text, e.g. "0.0125"
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+)
+
+#: one row per difference per reconciliation run. ``kind``: missing_in_hubspot | missing_in_woocommerce |
+#: field_mismatch | duplicate | orphaned_link | empty_value_kept | stale_quarantine | dead_letter.
+#: ``action``: would_heal (dry run) | heal_queued (re-queued through the sync path) | healed (written by that
+#: sync) | reported (for a person) | none (not drift, e.g. empty_value_kept). ``heal_ref`` names what was
+#: re-queued (``<stream>:<source id>``).
+reconciliation_difference = Table(
+    "reconciliation_difference",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), nullable=False, index=True),
+    Column("object_type", String(32), nullable=False),
+    Column("woocommerce_id", String(320), nullable=True),
+    Column("hubspot_id", String(64), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("field", String(120), nullable=True),
+    Column("woocommerce_value", Text, nullable=True),
+    Column("hubspot_value", Text, nullable=True),
+    Column("action", String(16), nullable=False),
+    Column("heal_ref", String(400), nullable=True),
+    Column("detected_at", DateTime, nullable=False),
+    Column("healed_at", DateTime, nullable=True),
+)
+Index("ix_reconciliation_difference_action", reconciliation_difference.c.action)
+
+#: what a person did from the report page (requeue or dismiss a quarantined record or a dead letter), and who
+review_action = Table(
+    "review_action",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("acted_at", DateTime, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("action", String(16), nullable=False),  # requeue | dismiss
+    Column("target", String(16), nullable=False),  # quarantine | dead_letter
+    Column("object_type", String(64), nullable=False),
+    Column("source_key", String(320), nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+#: alerts sent, one row per alert key, so each condition alerts once (``woohub.core.alerts``)
+alert_sent = Table(
+    "alert_sent",
+    metadata,
+    Column("alert_key", String(250), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("channels", String(120), nullable=False),  # comma list of channels it went to, or "log"
+    Column("sent_at", DateTime, nullable=False),
+)

@@ -64,7 +64,7 @@ def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetim
     plan = runs.plan_run(engine, run_id, run_type, interval_start, interval_end, params,
                          mark_streams=MARK_STREAMS, overlap=overlap, now=now)
     rejected = sorted(quarantine.open_versions(engine, REJECTED_DEALS))
-    return RunPlan.from_dict({**plan.as_dict(), "extras": {"recheck_deals": rejected}})
+    return RunPlan.from_dict({**plan.as_dict(), "recheck": {DEALS: rejected}})
 
 
 def check_setup(hubspot: Any, woocommerce: Any, *, dry_run: bool = False) -> dict[str, Any]:
@@ -96,8 +96,6 @@ def validate_stream(engine: Engine, stream: str, plan: RunPlan) -> dict[str, Any
     from woohub.core.quality import validate_candidates, validate_chunk, validate_staged
 
     candidates = runs.candidate_ids(engine, stream, plan)
-    if stream == DEALS:
-        candidates |= set((plan.extras or {}).get("recheck_deals") or [])
 
     def check(records: list[StagedRecord]) -> Any:
         known_items = None
@@ -297,9 +295,7 @@ def sync_deals(hubspot: Any, woocommerce: Any, engine: Engine, plan: RunPlan, se
     from woohub.mapping.hubspot_to_woocommerce import deal_skip_reason, load_mapping
 
     mapping = mapping or load_mapping()
-    ids = runs.loadable_ids(engine, DEALS, plan) | (set((plan.extras or {}).get("recheck_deals") or [])
-                                                    & repository.validated_source_ids(
-                                                        engine, DEALS, (plan.extras or {}).get("recheck_deals") or []))
+    ids = runs.loadable_ids(engine, DEALS, plan)
     deals = {r.source_id: r for r in repository.staged_records(engine, DEALS, ids)}
     from woohub.woocommerce.load import orders_for_deals, settle_pending_orders
 
@@ -320,7 +316,7 @@ def sync_deals(hubspot: Any, woocommerce: Any, engine: Engine, plan: RunPlan, se
             continue
         qualifying[deal_id] = record
     # a deal that stopped qualifying leaves the rejected list
-    stopped = [d for d in (plan.extras or {}).get("recheck_deals") or [] if d in deals and d not in qualifying]
+    stopped = [d for d in plan.rechecked(DEALS) if d in deals and d not in qualifying]
     if stopped and not plan.dry_run:
         quarantine.release(engine, plan.run_id, REJECTED_DEALS, stopped)
     made = {d: r for d, r in deals.items() if d in order_of}
