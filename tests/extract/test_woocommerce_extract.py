@@ -112,3 +112,30 @@ def test_customers_found_without_modified_filter(sandbox: Sandbox, hook, engine)
     staged = extract_customers(hook, engine, recent, "run-4", full_scan=False)
     assert staged.details["of_orders"] == 1 and order["customer_id"] == customer["id"]
     assert {p["id"] for p in repository.staged_payloads(engine, "woocommerce.customers", run_id="run-4")} >= {new["id"]}
+
+
+def test_a_trashed_variable_product_brings_its_trashed_variations(sandbox: Sandbox, hook, engine) -> None:
+    """Trashing a variable product trashes its variations (WC_Post_Data::trash_post), and status=any leaves
+    trashed variations out: the extract reads a trashed parent's variations from the trash, so the sync can
+    archive them in HubSpot too."""
+    import json
+
+    from sqlalchemy import select
+
+    from woohub.staging.schema import stg_woocommerce_products
+    from woohub.woocommerce.extract import ExtractWindow, extract_products
+
+    sandbox.woo.reset(empty=True)
+    parent = hook.request("POST", "/products", json={"name": "Hoodie", "type": "variable", "attributes": [
+        {"name": "Size", "options": ["S", "M"], "variation": True}]}).json()
+    variation_ids = {hook.request("POST", f"/products/{parent['id']}/variations", json={
+        "regular_price": "40.00", "attributes": [{"name": "Size", "option": size}]}).json()["id"]
+        for size in ("S", "M")}
+    hook.request("DELETE", f"/products/{parent['id']}")  # to the trash
+    now = datetime.utcnow()
+    extract_products(hook, engine, ExtractWindow(now - timedelta(hours=1), now + timedelta(minutes=1)), "run-1")
+    with engine.connect() as connection:
+        staged = {int(row.source_id): json.loads(row.payload)
+                  for row in connection.execute(select(stg_woocommerce_products))}
+    assert staged[parent["id"]]["status"] == "trash"
+    assert {v: staged[v]["status"] for v in variation_ids} == dict.fromkeys(variation_ids, "trash")

@@ -432,7 +432,13 @@ def validate_candidates(engine: Any, stream: str, plan: Any, candidates: set[str
     for expectation, count in outcome.warnings.items():
         if count:
             log.warning("%s: %d %s record(s) flagged by warning check %s", plan.run_id, count, stream, expectation)
-    enforce_threshold(outcome, plan.max_quarantine_share, plan.quarantine_floor)
+    try:
+        enforce_threshold(outcome, plan.max_quarantine_share, plan.quarantine_floor)
+    except DataQualityError as error:
+        from woohub.core.alerts import alert_quarantine_threshold
+
+        alert_quarantine_threshold(engine, plan.run_id, stream, str(error))
+        raise
     return {"stream": stream, "total": outcome.total, "valid": len(outcome.valid_ids),
             "quarantined": len(outcome.quarantined), "released": released, "warnings": outcome.warnings,
             "data_docs": outcome.data_docs_path}

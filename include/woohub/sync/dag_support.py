@@ -38,19 +38,21 @@ SHORT_TIMEOUT = timedelta(minutes=10)
 # ------------------------------------------------------------------------------------ the DAG itself
 
 
-def sync_schedule(cron_variable: str) -> CronDataIntervalTimetable:
+def sync_schedule(cron_variable: str, default: str = DEFAULT_CRON) -> CronDataIntervalTimetable:
     """A UTC cron timetable with real data intervals (so runs are backfillable), its cron from the
-    environment variable ``cron_variable`` (default :data:`DEFAULT_CRON`)."""
+    environment variable ``cron_variable`` (else ``default``, :data:`DEFAULT_CRON` unless given)."""
     from airflow.sdk import CronDataIntervalTimetable
 
-    return CronDataIntervalTimetable(os.getenv(cron_variable, DEFAULT_CRON), timezone="UTC")
+    return CronDataIntervalTimetable(os.getenv(cron_variable, default), timezone="UTC")
 
 
 def sync_dag_settings() -> dict[str, Any]:
     """The ``@dag`` arguments both sync DAGs take alike: start date, no catch-up, one active run at a time,
-    paused after 10 failed runs in a row, and :func:`default_args`."""
+    paused by Airflow after ``WOOHUB_MAX_CONSECUTIVE_FAILED_RUNS`` (default 3; 0 = never) failed runs in a row
+    (which alerts, see ``plugins/woohub_alerts.py``), and :func:`default_args`."""
     return {"start_date": datetime(2026, 1, 1), "catchup": False, "max_active_runs": 1,
-            "max_consecutive_failed_dag_runs": 10, "default_args": default_args()}  # fmt: skip
+            "max_consecutive_failed_dag_runs": int(os.getenv("WOOHUB_MAX_CONSECUTIVE_FAILED_RUNS", "3")),
+            "default_args": default_args()}  # fmt: skip
 
 
 def default_args() -> dict[str, Any]:

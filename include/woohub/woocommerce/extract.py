@@ -131,8 +131,10 @@ def extract_products(hook: WooCommerceHook, engine: Engine, window: ExtractWindo
     missing_parents, missing_products = _ordered_but_not_staged(engine, order_run_id or run_id, stager.ids)
     variations = 0
     for parent in sorted(variable | missing_parents):
+        # trashing a variable product trashes its variations, which status=any leaves out (WC_Post_Data)
+        status = "trash" if parent in trashed else "any"
         variations += stager.add_all(dict(v, parent_id=v.get("parent_id") or parent)
-                                     for v in hook.iter_records(f"products/{parent}/variations", {"status": "any"}))
+                                     for v in hook.iter_records(f"products/{parent}/variations", {"status": status}))
     fetched = stager.add_all(p for p in (hook.get("products", pid) for pid in sorted(missing_products))
                              if p is not None)
     staged = stager.finish()

@@ -535,7 +535,9 @@ class WooCommerceApi:
         parent = self._product(pid)
         window = DateWindow(request.args, self.store.tz)
         compiled = window.compile(local_columns=True)
+        statuses = list_param(request.args, "status") or ["any"]  # as /products: "any" leaves the trash out
         rows = [self.store.products[v] for v in parent["variations"] if v in self.store.products]
+        rows = [v for v in rows if (v["status"] != "trash" if "any" in statuses else v["status"] in statuses)]
         rows = [v for v in rows if not compiled or DateWindow.match(v, compiled)]
         order = enum_param(request.args, "order", "desc", ["asc", "desc"])
         orderby = enum_param(request.args, "orderby", "date", ["date", "id", "include", "title", "slug", "modified",
@@ -625,8 +627,8 @@ class WooCommerceApi:
         compiled = window.compile(local_columns=False)
         rows = []
         for o in self.store.orders.values():
-            if "any" in statuses:
-                if o["status"] in ("trash", "checkout-draft"):
+            if "any" in statuses:  # wc_get_order_statuses() (capture 118, checkout-draft included), not the trash
+                if o["status"] == "trash":
                     continue
             elif o["status"] not in statuses:
                 continue

@@ -214,7 +214,8 @@ class Store:
             html = price_html("", price, False, money(prices[0]), money(prices[-1]), self.decimals,
                               symbol) if prices else ""
             return {"price": price, "on_sale": False, "stock_status": stock_status, "backordered": False,
-                    "price_html": html, "variations": sorted(v for v in p["variations"] if v in self.products),
+                    "price_html": html, "variations": sorted(  # get_children(): publish and private ones only
+                        v for v in p["variations"] if v in self.products and self.products[v]["status"] != "trash"),
                     "sku": p["sku"], "tax_class": p["tax_class"]}
         price = self._effective_price(p)
         on_sale = p["sale_price"] != "" and dec(p["sale_price"]) < dec(p["regular_price"])
@@ -377,12 +378,21 @@ class Store:
         return p
 
     def trash_product(self, p: dict[str, Any]) -> None:
+        """Trash a product; a variable product's variations go to the trash with it, as in WooCommerce
+        (``WC_Post_Data::trash_post`` -> ``delete_variations($id, false)`` -> ``wp_trash_post`` per variation)."""
         p["meta_data"] += [self.meta("_wp_trash_meta_status", p["status"]),
                            self.meta("_wp_trash_meta_time", str(self.clock.now())),
                            self.meta("_wp_desired_post_slug", p["slug"])]
         p["status"] = "trash"
         p["slug"] = p["slug"] + "__trashed"
         self._touch(p)
+        for vid in p.get("variations") or []:
+            v = self.products.get(vid)
+            if v is not None and v["status"] != "trash":
+                v["meta_data"] += [self.meta("_wp_trash_meta_status", v["status"]),
+                                   self.meta("_wp_trash_meta_time", str(self.clock.now()))]
+                v["status"] = "trash"
+                self._touch(v)
 
     def delete_product(self, p: dict[str, Any]) -> None:
         self.products.pop(p["id"], None)
