@@ -67,12 +67,14 @@ def quarantined(key: str, at: datetime, released_at: datetime | None) -> dict:
 
 def seed(engine: Engine) -> None:
     """Orders: 1 old synced, 2 recent synced, 3 old unsynced, 4 old synced but quarantined, 5 old synced
-    with an exhausted dead letter, 6 old synced with a resolved one. Customers: 9 old synced. Line items:
+    with an exhausted dead letter, 6 old synced with a resolved one, 7 old synced with one a person
+    dismissed from the report page. Customers: 9 old synced. Line items:
     one old row never marked synced (a lookup stream)."""
     with engine.begin() as connection:
         upsert(connection, stg_woocommerce_orders, [
             staged("1", OLD, synced=True), staged("2", RECENT, synced=True), staged("3", OLD, synced=False),
-            staged("4", OLD, synced=True), staged("5", OLD, synced=True), staged("6", OLD, synced=True)])
+            staged("4", OLD, synced=True), staged("5", OLD, synced=True), staged("6", OLD, synced=True),
+            staged("7", OLD, synced=True)])
         upsert(connection, stg_woocommerce_customers, [staged("9", OLD, synced=True)])
         upsert(connection, stg_hubspot_line_items, [{**staged("70", OLD, synced=False), "synced_hash": None}])
         upsert(connection, staged_run_record, [
@@ -89,7 +91,8 @@ def seed(engine: Engine) -> None:
         upsert(connection, dead_letter, [
             {**letter, "source_key": "5", "source_ref": "woocommerce.orders:5", "state": "exhausted"},
             {**letter, "source_key": "6", "source_ref": "woocommerce.orders:6", "state": "resolved",
-             "resolved_at": OLD}])
+             "resolved_at": OLD},
+            {**letter, "source_key": "7", "source_ref": "woocommerce.orders:7", "state": "dismissed"}])
         upsert(connection, run_stats, [{"run_id": "old", "object_type": "deal", "extracted": 6, "updated_at": OLD}])
         upsert(connection, id_map, [{"object_type": "deal", "woocommerce_key": "1", "hubspot_id": "h1"}])
         upsert(connection, sync_state, [{"stream": "woocommerce.orders", "high_water_mark": OLD,
@@ -110,18 +113,18 @@ def test_purge_deletes_old_synced_data_and_keeps_what_still_waits(staging) -> No
     engine, _ = staging
     seed(engine)
     counts = retention.purge_staging(engine, older_than_days=30, now=NOW)
-    assert counts["stg_woocommerce_orders"] == 2 and counts["stg_woocommerce_customers"] == 1
+    assert counts["stg_woocommerce_orders"] == 3 and counts["stg_woocommerce_customers"] == 1
     assert counts["staged_run_record"] == 1 and counts["quarantine"] == 1
     assert counts["stg_hubspot_line_items"] == 0
     assert "run_stats" not in counts
-    # 1 and 6 (its dead letter is resolved) go; 2 is recent, 3 unsynced, 4 quarantined, 5 a dead letter's
+    # 1, 6 and 7 (their dead letters are resolved / dismissed) go; 2 is recent, 3 unsynced, 4 quarantined, 5 a dead letter's
     assert keys(engine, stg_woocommerce_orders) == {"2", "3", "4", "5"}
     assert keys(engine, stg_woocommerce_customers) == set()
     assert keys(engine, stg_hubspot_line_items) == {"70"}
     assert keys(engine, staged_run_record, "run_id") == {"new"}
     assert keys(engine, quarantine, "source_key") == {"4", "11"}
     assert (count(engine, run_stats), count(engine, id_map), count(engine, sync_state),
-            count(engine, dead_letter)) == (1, 1, 1, 2)
+            count(engine, dead_letter)) == (1, 1, 1, 3)
     assert sum(retention.purge_staging(engine, older_than_days=30, now=NOW).values()) == 0, "nothing left to purge"
 
 
@@ -129,8 +132,8 @@ def test_a_shorter_retention_reaches_recent_rows_and_dry_run_deletes_nothing(sta
     engine, _ = staging
     seed(engine)
     would = retention.purge_staging(engine, older_than_days=1, now=NOW, dry_run=True)
-    assert (would["stg_woocommerce_orders"], would["staged_run_record"], would["quarantine"]) == (3, 2, 2)
-    assert count(engine, stg_woocommerce_orders) == 6 and count(engine, quarantine) == 3
+    assert (would["stg_woocommerce_orders"], would["staged_run_record"], would["quarantine"]) == (4, 2, 2)
+    assert count(engine, stg_woocommerce_orders) == 7 and count(engine, quarantine) == 3
     assert retention.purge_staging(engine, older_than_days=1, now=NOW) == would
 
 
@@ -193,8 +196,8 @@ def test_the_command_purges_and_its_dry_run_only_counts(staging, tmp_path: Path,
     base = ["--staging-url", url, "retention", "purge", "--gx-root", str(root)]
     assert main([*base, "--dry-run"]) == 0
     dry = capsys.readouterr().out
-    assert "stg_woocommerce_orders: 2" in dry and "gx_validation_results: 1" in dry and "would purge" in dry
-    assert count(engine, stg_woocommerce_orders) == 6 and all(p.exists() for p in files.values())
+    assert "stg_woocommerce_orders: 3" in dry and "gx_validation_results: 1" in dry and "would purge" in dry
+    assert count(engine, stg_woocommerce_orders) == 7 and all(p.exists() for p in files.values())
     assert main([*base, "--days", "1"]) == 0
     done = capsys.readouterr().out
     assert "quarantine: 2" in done and "gx_validation_results: 2" in done and "purged" in done

@@ -35,7 +35,8 @@ from woohub.staging.schema import STAGED_TABLES, dead_letter, quarantine, staged
 
 RETENTION_DAYS_ENV = "WOOHUB_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
-RESOLVED = "resolved"
+#: dead-letter states that no longer need their staged record (resolved by a sync, dismissed by a person)
+DONE_STATES = ("resolved", "dismissed")
 _VALIDATIONS = Path("uncommitted/validations")
 _DOCS_VALIDATIONS = Path("uncommitted/data_docs/local_site/validations")
 
@@ -66,7 +67,7 @@ def _purgeable_staged(stream: str, table: Table, before: datetime) -> Any:
                                         quarantine.c.source_key == table.c.source_id,
                                         quarantine.c.released_at.is_(None)))
     in_dead_letter = exists().where(and_(dead_letter.c.source_ref == literal(f"{stream}:") + table.c.source_id,
-                                         dead_letter.c.state != RESOLVED))
+                                         dead_letter.c.state.not_in(DONE_STATES)))
     return and_(table.c.extracted_at < before, table.c.synced_hash.is_not(None),
                 table.c.synced_hash == table.c.content_hash, ~in_quarantine, ~in_dead_letter)
 

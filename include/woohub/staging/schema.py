@@ -104,7 +104,7 @@ dead_letter = Table(
     # staged record to re-process, e.g. "woocommerce.orders:123"
     Column("source_ref", String(400), nullable=True),
     Column("retry_run_id", String(250), nullable=True, index=True),  # the run holding the retry claim
-    Column("state", String(16), nullable=False, server_default="open"),  # open | exhausted | resolved
+    Column("state", String(16), nullable=False, server_default="open"),  # open | exhausted | resolved | dismissed (from the report page)
     Column("claimed_at", DateTime, nullable=True),
     Column("alerted_at", DateTime, nullable=True),  # when the exhausted letter was alerted (once)
 )
