@@ -23,6 +23,7 @@ demo: $(STAMP)
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
 test: $(STAMP)
+	scripts/ensure_chromium.sh
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
