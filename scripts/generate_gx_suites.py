@@ -23,6 +23,8 @@ from woohub.core.quality import (
     file_context,
     resolve_gx_root,
 )
+from woohub.reconciliation.results import DRIFT_THRESHOLD_PARAMETER as RECONCILIATION_DRIFT_PARAMETER
+from woohub.reconciliation.results import SUITE as RECONCILIATION_SUITE
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 MONEY_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
@@ -143,6 +145,22 @@ RULES_BY_STREAM = {
     "woocommerce.products": PRODUCT_RULES, "hubspot.deals": HUBSPOT_DEAL_RULES,
     "hubspot.contacts": HUBSPOT_CONTACT_RULES, "hubspot.line_items": HUBSPOT_LINE_ITEM_RULES,
 }
+# The nightly reconciliation's results (woohub.reconciliation.results): one row per object type, counts only.
+RECONCILIATION_RULES = [
+    rule("expect_column_values_to_not_be_null", "object_type"),
+    rule("expect_column_values_to_be_unique", "object_type"),
+    rule("expect_column_values_to_be_between", "drift_rate", min_value=0,
+         max_value={"$PARAMETER": RECONCILIATION_DRIFT_PARAMETER},
+         notes="Records with at least one drift difference (missing on a side, a field mismatch, a duplicate, "
+               "an orphaned link) / records, per object; the maximum is drift_threshold in "
+               "include/woohub/reconciliation/reconciliation.yaml (suite parameter "
+               f"{RECONCILIATION_DRIFT_PARAMETER})."),
+    rule("expect_column_values_to_be_between", "duplicates", min_value=0, max_value=0,
+         notes="Two HubSpot records for one WooCommerce record, or the reverse: none."),
+]
+#: suite name -> (meta, rules) of every suite this script writes
+SUITES = {**{suite: ({"stream": stream}, RULES_BY_STREAM[stream]) for stream, suite in SUITE_BY_STREAM.items()},
+          RECONCILIATION_SUITE: ({"results": "reconciliation"}, RECONCILIATION_RULES)}
 
 
 def _delete_if_present(context: Any, name: str) -> None:
@@ -157,8 +175,8 @@ def _delete_if_present(context: Any, name: str) -> None:
 
 
 def write_suites(gx_root: str | None = None, suites: Collection[str] | None = None) -> list[str]:
-    """Replace the suites named in ``suites`` (default: all of :data:`SUITE_BY_STREAM`) in the file context,
-    then get-or-create their checkpoints."""
+    """Replace the suites named in ``suites`` (default: all of :data:`SUITES`) in the file context, then
+    get-or-create their checkpoints."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     import great_expectations as gx
@@ -167,12 +185,12 @@ def write_suites(gx_root: str | None = None, suites: Collection[str] | None = No
     written = []
     with context_lock(root):
         context = file_context(root)
-        for stream, suite_name in SUITE_BY_STREAM.items():
+        for suite_name, (meta, rules) in SUITES.items():
             if suites is not None and suite_name not in suites:
                 continue
             _delete_if_present(context, suite_name)
-            suite = context.suites.add(gx.ExpectationSuite(name=suite_name, meta={"stream": stream}))
-            for config in RULES_BY_STREAM[stream]:
+            suite = context.suites.add(gx.ExpectationSuite(name=suite_name, meta=meta))
+            for config in rules:
                 suite.add_expectation_configuration(ExpectationConfiguration(**config))
             suite.save()
             ensure_checkpoint(context, suite_name)
@@ -183,7 +201,7 @@ def write_suites(gx_root: str | None = None, suites: Collection[str] | None = No
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gx-root", default=None)
-    parser.add_argument("--suite", action="append", choices=sorted(SUITE_BY_STREAM.values()),
+    parser.add_argument("--suite", action="append", choices=sorted(SUITES),
                         help="rewrite only this suite (repeatable; default: every suite)")
     arguments = parser.parse_args()
     print("\n".join(write_suites(arguments.gx_root, arguments.suite)))

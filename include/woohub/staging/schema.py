@@ -227,6 +227,9 @@ reconciliation_snapshot = Table(
 )
 Index("ix_reconciliation_snapshot_match", reconciliation_snapshot.c.run_id, reconciliation_snapshot.c.object_type,
       reconciliation_snapshot.c.system, reconciliation_snapshot.c.match_key)
+#: contacts pair by email too (woohub.reconciliation.compare): without it that join scans the whole side per row
+Index("ix_reconciliation_snapshot_email", reconciliation_snapshot.c.run_id, reconciliation_snapshot.c.object_type,
+      reconciliation_snapshot.c.system, reconciliation_snapshot.c.email)
 
 #: one row per object type per reconciliation run: how many records each side held, how many were paired,
 #: how many differences were found (``drift_rate`` = differences that are drift / paired-or-missing records)

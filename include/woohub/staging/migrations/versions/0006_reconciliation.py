@@ -32,6 +32,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_reconciliation_snapshot_match", "reconciliation_snapshot",
                     ["run_id", "object_type", "system", "match_key"])
+    op.create_index("ix_reconciliation_snapshot_email", "reconciliation_snapshot",
+                    ["run_id", "object_type", "system", "email"])
     op.create_table(
         "reconciliation_run",
         sa.Column("run_id", sa.String(250), primary_key=True),
@@ -91,5 +93,6 @@ def downgrade() -> None:
     op.drop_index("ix_reconciliation_difference_run_id", table_name="reconciliation_difference")
     op.drop_table("reconciliation_difference")
     op.drop_table("reconciliation_run")
+    op.drop_index("ix_reconciliation_snapshot_email", table_name="reconciliation_snapshot")
     op.drop_index("ix_reconciliation_snapshot_match", table_name="reconciliation_snapshot")
     op.drop_table("reconciliation_snapshot")
