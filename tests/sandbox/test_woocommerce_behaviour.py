@@ -176,14 +176,11 @@ def test_seed_is_deterministic_and_messy(sandbox: Any) -> None:
         len(store["customers"]))
 
 
-def test_large_seed_is_fast(sandbox: Any) -> None:
-    started = time.monotonic()
+def test_a_large_seed_pages_deep(sandbox: Any) -> None:
+    """10,000 seeded orders page to the 50th page (the benchmarks measure how fast; no timing here)."""
     sandbox.woo.reset(seed=1, customers=200, orders=10000)
-    assert time.monotonic() - started < 10
-    started = time.monotonic()
     page = get(sandbox, "orders", params={"per_page": 100, "page": 50, "orderby": "modified", "order": "asc"})
-    assert page.headers["X-WP-Total"] != "0" and len(page.json()) == 100
-    assert time.monotonic() - started < 2
+    assert int(page.headers["X-WP-Total"]) >= 4900 and len(page.json()) == 100
 
 
 def test_faults_and_state_round_trip(woo: Any) -> None:
