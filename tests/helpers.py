@@ -9,7 +9,7 @@ from typing import Any
 
 from woohub.sandbox.control import free_port
 
-__all__ = ["POSTGRES_URL_VAR", "free_port", "postgres_database", "run_dag_test"]
+__all__ = ["POSTGRES_URL_VAR", "free_port", "migrated_staging", "postgres_database", "run_dag_test"]
 
 POSTGRES_URL_VAR = "WOOHUB_TEST_POSTGRES_URL"
 
@@ -39,6 +39,31 @@ def postgres_database(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_staging(kind: str, directory: Any, prefix: str) -> Iterator[tuple[Any, str]]:
+    """A migrated staging database and its URL: ``kind`` ``sqlite`` (a file in ``directory``) or ``postgres`` (a
+    fresh database on the ``WOOHUB_TEST_POSTGRES_URL`` server, named ``prefix_…``, dropped afterwards; the test
+    is skipped with that reason without it, as in the rest of the suite)."""
+    import os
+
+    import pytest
+
+    from woohub.staging.database import engine_for_url, migrate
+
+    if kind == "sqlite":
+        url = f"sqlite:///{directory}/staging.db"
+        engine = engine_for_url(url)
+        migrate(engine)
+        yield engine, url
+        return
+    if not os.getenv(POSTGRES_URL_VAR):
+        pytest.skip(f"PostgreSQL staging tests need {POSTGRES_URL_VAR}; .ci/run sets it")
+    with postgres_database(prefix) as url:
+        engine = engine_for_url(url)
+        migrate(engine)
+        yield engine, url
 
 
 @contextmanager

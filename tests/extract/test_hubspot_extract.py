@@ -322,22 +322,9 @@ def test_contacts_of_the_window(hook, engine) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A migrated staging database on SQLite or on PostgreSQL (``WOOHUB_TEST_POSTGRES_URL``)."""
-    import os
+    from tests.helpers import migrated_staging
 
-    from woohub.staging.database import engine_for_url, migrate
-
-    if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp_path / 'staging.db'}")
-        migrate(engine)
-        yield engine
-        return
-    if not os.getenv("WOOHUB_TEST_POSTGRES_URL"):
-        pytest.skip("PostgreSQL staging tests need WOOHUB_TEST_POSTGRES_URL; .ci/run sets it")
-    from tests.helpers import postgres_database
-
-    with postgres_database("woohub_h2w_extract") as url:
-        engine = engine_for_url(url)
-        migrate(engine)
+    with migrated_staging(request.param, tmp_path, "woohub_h2w_extract") as (engine, _):
         yield engine
 
 

@@ -23,7 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.conftest import WOO_KEY, WOO_SECRET, Sandbox
-from tests.helpers import POSTGRES_URL_VAR
+from tests.helpers import migrated_staging
 
 # hop-by-hop and framing headers the proxy does not copy (requests/werkzeug set their own)
 _NOT_COPIED = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"})
@@ -92,20 +92,7 @@ def woo_hook_fixture(woo_store: Sandbox) -> Any:
 def staging_fixture(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
     """A migrated staging database: SQLite in ``tmp_path``, and a fresh PostgreSQL database on the server
     of ``WOOHUB_TEST_POSTGRES_URL`` (skipped with that reason without it, as in the rest of the suite)."""
-    from woohub.staging.database import engine_for_url, migrate
-
-    if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp_path}/staging.db")
-        migrate(engine)
-        yield engine
-        return
-    if not os.getenv(POSTGRES_URL_VAR):
-        pytest.skip(f"PostgreSQL staging tests need {POSTGRES_URL_VAR}; .ci/run sets it")
-    from tests.helpers import postgres_database
-
-    with postgres_database("woohub_h2w_load") as url:
-        engine = engine_for_url(url)
-        migrate(engine)
+    with migrated_staging(request.param, tmp_path, "woohub_h2w_load") as (engine, _):
         yield engine
 
 

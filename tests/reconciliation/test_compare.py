@@ -7,7 +7,6 @@ through staging and the ledger, and ``mark_healed`` reports them healed once a s
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
+from tests.helpers import migrated_staging
 from woohub.reconciliation import heal
 from woohub.reconciliation.compare import compare_run, same_value
-from woohub.staging.database import engine_for_url, migrate
 from woohub.staging.repository import content_hash, upsert, utcnow
 from woohub.staging.schema import (
     STAGED_TABLES,
@@ -37,18 +36,7 @@ EARLIER, LATER = NOW - timedelta(hours=5), NOW - timedelta(hours=1)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        staging = engine_for_url(f"sqlite:///{tmp_path / 'staging.db'}")
-        migrate(staging)
-        yield staging
-        return
-    if not os.getenv("WOOHUB_TEST_POSTGRES_URL"):
-        pytest.skip("PostgreSQL staging tests need WOOHUB_TEST_POSTGRES_URL; .ci/run sets it")
-    from tests.helpers import postgres_database
-
-    with postgres_database("woohub_rec") as url:
-        staging = engine_for_url(url)
-        migrate(staging)
+    with migrated_staging(request.param, tmp_path, "woohub_rec") as (staging, _):
         yield staging
 
 

@@ -4,7 +4,6 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from tests.helpers import migrated_staging
 from woohub.core import conflicts
 from woohub.core.conflicts import Conflict, Decision, FieldPolicy, decide
 from woohub.core.ledger import id_map_rows, save_id_map
-from woohub.staging.database import engine_for_url, migrate
 from woohub.staging.schema import id_map
 
 EARLY, LATE = datetime(2026, 12, 1, 10, 0), datetime(2026, 12, 1, 11, 0)
@@ -180,19 +179,7 @@ def test_an_email_conflict_names_the_address_not_written() -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'staging.db'}"
-        migrated = engine_for_url(url)
-        migrate(migrated)
-        yield migrated
-        return
-    if not os.getenv("WOOHUB_TEST_POSTGRES_URL"):
-        pytest.skip("PostgreSQL staging tests need WOOHUB_TEST_POSTGRES_URL; .ci/run sets it")
-    from tests.helpers import postgres_database
-
-    with postgres_database("woohub_conflicts") as url:
-        migrated = engine_for_url(url)
-        migrate(migrated)
+    with migrated_staging(request.param, tmp_path, "woohub_conflicts") as (migrated, _):
         yield migrated
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from tests.helpers import migrated_staging
 from woohub.core import retention
-from woohub.staging.database import engine_for_url, migrate
 from woohub.staging.repository import upsert, utcnow
 from woohub.staging.schema import (
     dead_letter,
@@ -37,20 +37,8 @@ RECENT = NOW - timedelta(days=5)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def staging(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, str]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'staging.db'}"
-        engine = engine_for_url(url)
-        migrate(engine)
-        yield engine, url
-        return
-    if not os.getenv("WOOHUB_TEST_POSTGRES_URL"):
-        pytest.skip("PostgreSQL staging tests need WOOHUB_TEST_POSTGRES_URL; .ci/run sets it")
-    from tests.helpers import postgres_database
-
-    with postgres_database("woohub_ret") as url:
-        engine = engine_for_url(url)
-        migrate(engine)
-        yield engine, url
+    with migrated_staging(request.param, tmp_path, "woohub_ret") as staged_db:
+        yield staged_db
 
 
 def staged(source_id: str, extracted_at: datetime, *, synced: bool) -> dict:

@@ -56,7 +56,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, exists, func, literal, null, or_, select, text, true, union_all
 
 from woohub.core.conflicts import FieldPolicy, policies_from_mapping
-from woohub.reconciliation import heal
+from woohub.reconciliation import CONTACT, DEAL, HUBSPOT, LINE_ITEM, PRODUCT, WOOCOMMERCE, heal
 from woohub.reconciliation.settings import ReconciliationSettings, packaged_settings
 from woohub.staging.repository import chunks, utcnow
 from woohub.staging.schema import (
@@ -70,8 +70,6 @@ from woohub.staging.schema import (
 
 log = logging.getLogger(__name__)
 
-WOOCOMMERCE, HUBSPOT = "woocommerce", "hubspot"
-CONTACT, PRODUCT, DEAL, LINE_ITEM = "contact", "product", "deal", "line_item"
 #: compared in this order: deals fold their contacts' differences, line items their deals'
 OBJECT_TYPES = (CONTACT, PRODUCT, DEAL, LINE_ITEM)
 MISSING_IN_HUBSPOT, MISSING_IN_WOOCOMMERCE = "missing_in_hubspot", "missing_in_woocommerce"

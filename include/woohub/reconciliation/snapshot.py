@@ -67,6 +67,7 @@ from woohub.mapping.woocommerce_to_hubspot import (
     map_products,
 )
 from woohub.mapping.woocommerce_to_hubspot.config import ObjectMapping, PropertySpec
+from woohub.reconciliation import CONTACT, DEAL, HUBSPOT, LINE_ITEM, PRODUCT, WOOCOMMERCE
 from woohub.staging.repository import chunks, upsert
 from woohub.staging.schema import reconciliation_snapshot as snapshot
 from woohub.woocommerce import full_read as woo_read
@@ -74,8 +75,6 @@ from woohub.woocommerce.hook import WooCommerceHook
 
 log = logging.getLogger(__name__)
 
-WOOCOMMERCE, HUBSPOT = "woocommerce", "hubspot"
-DEAL, CONTACT, PRODUCT, LINE_ITEM = "deal", "contact", "product", "line_item"
 OBJECT_TYPES = (DEAL, CONTACT, PRODUCT, LINE_ITEM)
 CONTACT_LINK, DEAL_LINK, PRODUCT_LINK = "@contact", "@deal", "@product"
 CUSTOMER_PREFIX, GUEST_PREFIX, HUBSPOT_PREFIX = "customer:", "guest:", "hubspot:"
