@@ -16,6 +16,8 @@ Admin surface (JSON in, JSON out; not part of either vendor API):
 ``GET  /__sandbox__/state``    the whole store as JSON (what ``--state FILE`` saves)
 ``POST /__sandbox__/state``    replaces the store with a snapshot
 ``POST /__sandbox__/config``   vendor settings (e.g. HubSpot rate limits); see ``VendorApi.configure``
+``POST /__sandbox__/records``  HubSpot only: bulk-insert records (a benchmark's mirror of a seeded shop),
+                               without rate limits or request counts; see ``HubSpotApi.insert_records``
 """
 
 from __future__ import annotations
@@ -305,3 +307,9 @@ class SandboxServer:
 
     def _admin_post_config(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return self.api.configure(body)
+
+    def _admin_post_records(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        insert = getattr(self.api, "insert_records", None)
+        if insert is None:
+            raise ValueError(f"the {self.api.name} sandbox has no bulk insert")
+        return insert(body)

@@ -159,6 +159,46 @@ class HubSpotApi:
             self._apply_settings()
             return dict(self.settings)
 
+    def insert_records(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Test scaffolding (``POST /__sandbox__/records``), not part of HubSpot's API: put many records into
+        the portal at once, bypassing the rate limits and the request counts, e.g. a mirror of a seeded
+        shop for a benchmark. Body ``{"object_type": "deals", "records": [{"properties": {...},
+        "associations": [...], "archived": false}, ...]}``: properties and associations as a batch create
+        takes them, validated the same way (unknown property, bad value, a unique value taken or twice in
+        the input: nothing is inserted and the error names the record); ``archived`` records are archived
+        right after. Returns ``{"object_type", "ids"}``, the new ids in input order."""
+        if not isinstance(body, dict) or set(body) - {"object_type", "records"}:
+            raise ValueError("insert_records takes {\"object_type\": ..., \"records\": [...]} and nothing else")
+        t = schema.object_type(str(body.get("object_type") or ""))
+        records = body.get("records")
+        if t is None:
+            raise ValueError(f"unknown object_type {body.get('object_type')!r}")
+        if not isinstance(records, list):
+            raise ValueError("records must be a list")
+        with self._lock:
+            checked = []
+            for n, record in enumerate(records):
+                if not isinstance(record, dict) or not isinstance(record.get("properties"), dict) or \
+                        set(record) - {"properties", "associations", "archived"}:
+                    raise ValueError(f"record {n}: needs properties (an object), optionally associations and "
+                                     "archived, nothing else")
+                try:
+                    checked.append(self.portal.validate(t, record["properties"]))
+                    self.portal.check_associations(t, record.get("associations"))
+                except ApiError as exc:
+                    raise ValueError(f"record {n}: {exc.message}") from None
+            try:
+                self._check_batch_unique(t, [(values, None) for values in checked])
+            except ApiError as exc:
+                raise ValueError(exc.message) from None
+            now, ids = now_ms(), []
+            for record in records:
+                rec = self.portal.create(t, record["properties"], now, record.get("associations"))
+                if record.get("archived"):
+                    self.portal.archive(t, rec, now)
+                ids.append(rec["id"])
+            return {"object_type": t, "ids": ids}
+
     def _apply_settings(self) -> None:
         self.portal.search_delay_ms = int(float(self.settings["search_index_delay_seconds"]) * 1000)
         self.portal.currencies = list(self.settings["enabled_currencies"])
