@@ -45,6 +45,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database (SQLite in the session's temporary AIRFLOW_HOME), migrated once per test
+    process, before anything else (a DAG run, an API server) opens it."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """Both sandbox APIs in one child process, started empty; tests reset and seed what they need."""
     hubspot_port = int(os.environ["WOOHUB_TEST_HUBSPOT_PORT"])

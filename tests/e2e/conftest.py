@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +13,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL_VAR = "WOOHUB_TEST_POSTGRES_URL"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata database (SQLite in the session's temporary AIRFLOW_HOME), migrated once."""
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

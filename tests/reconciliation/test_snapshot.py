@@ -20,7 +20,7 @@ from requests_oauthlib import OAuth1
 from sqlalchemy import Engine, select
 
 from tests.conftest import PROJECT_ROOT, Sandbox
-from tests.e2e.conftest import POSTGRES_URL_VAR, STORE, airflow_db  # noqa: F401  (the session fixture)
+from tests.e2e.conftest import POSTGRES_URL_VAR, STORE
 from woohub.mapping.woocommerce_to_hubspot import load_mapping
 from woohub.mapping.woocommerce_to_hubspot.config import PropertySpec
 from woohub.reconciliation.snapshot import (

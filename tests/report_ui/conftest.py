@@ -23,7 +23,6 @@ import requests
 from sqlalchemy import Engine, create_engine, select
 
 from tests.conftest import PROJECT_ROOT, Sandbox
-from tests.e2e.conftest import airflow_db  # noqa: F401  (the migrated metadata database the DAG run needs)
 from tests.helpers import free_port
 
 #: a guest order's billing email and a customer's account email that WooCommerce's API would refuse but a
@@ -158,7 +157,7 @@ class ApiServerProcess:
 
 
 @pytest.fixture(scope="module")
-def api_server_process(report_paths: ReportPaths, airflow_db: None,  # noqa: F811
+def api_server_process(report_paths: ReportPaths, airflow_db: None,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     """``airflow api-server`` on a free port, started (not yet up: it boots while the sync runs): this
     session's Airflow home and metadata database, the project's plugins, the module's staging database and
@@ -188,7 +187,7 @@ def api_server_process(report_paths: ReportPaths, airflow_db: None,  # noqa: F81
 
 
 @pytest.fixture(scope="module")
-def synced_staging(sandbox: Sandbox, airflow_db: None, report_paths: ReportPaths,  # noqa: F811
+def synced_staging(sandbox: Sandbox, airflow_db: None, report_paths: ReportPaths,
                    api_server_process: ApiServerProcess) -> SyncedStaging:
     """The module's staging database and GX file context after a scheduled ``woocommerce_to_hubspot`` run
     through Airflow on a small store with two bad emails and one contact HubSpot refuses, then two
