@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from tests.helpers import migrated_staging
 from woohub.core import retention
@@ -22,6 +22,7 @@ from woohub.staging.schema import (
     dead_letter,
     id_map,
     quarantine,
+    reconciliation_difference,
     run_stats,
     staged_run_record,
     stg_hubspot_line_items,
@@ -82,6 +83,13 @@ def seed(engine: Engine) -> None:
              "resolved_at": OLD},
             {**letter, "source_key": "7", "source_ref": "woocommerce.orders:7", "state": "dismissed"}])
         upsert(connection, run_stats, [{"run_id": "old", "object_type": "deal", "extracted": 6, "updated_at": OLD}])
+        difference = {"run_id": "night", "object_type": "contact", "woocommerce_id": "customer:9", "kind":
+                      "field_mismatch", "field": "email", "woocommerce_value": "a@example.com",
+                      "hubspot_value": "b@example.com"}
+        connection.execute(insert(reconciliation_difference), [
+            {**difference, "id": 1, "action": "reported", "detected_at": OLD},  # an old report: goes
+            {**difference, "id": 2, "action": "heal_queued", "detected_at": OLD},  # still to be written: kept
+            {**difference, "id": 3, "action": "reported", "detected_at": RECENT}])
         upsert(connection, id_map, [{"object_type": "deal", "woocommerce_key": "1", "hubspot_id": "h1"}])
         upsert(connection, sync_state, [{"stream": "woocommerce.orders", "high_water_mark": OLD,
                                          "updated_at": OLD, "updated_run_id": "old"}])
@@ -104,6 +112,8 @@ def test_purge_deletes_old_synced_data_and_keeps_what_still_waits(staging) -> No
     assert counts["stg_woocommerce_orders"] == 3 and counts["stg_woocommerce_customers"] == 1
     assert counts["staged_run_record"] == 1 and counts["quarantine"] == 1
     assert counts["stg_hubspot_line_items"] == 0
+    assert counts["reconciliation_difference"] == 1
+    assert keys(engine, reconciliation_difference, "id") == {2, 3}
     assert "run_stats" not in counts
     # 1, 6 and 7 (their dead letters are resolved / dismissed) go; 2 is recent, 3 unsynced, 4 quarantined, 5 a dead letter's
     assert keys(engine, stg_woocommerce_orders) == {"2", "3", "4", "5"}

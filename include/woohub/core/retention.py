@@ -1,6 +1,6 @@
 """Retention: personal data leaves staging, and old GX validation results leave the file context, once they
-are older than ``WOOHUB_RETENTION_DAYS`` (default 30). ``python -m woohub retention purge`` runs both; no DAG
-runs it by itself.
+are older than ``WOOHUB_RETENTION_DAYS`` (default 30). The nightly ``reconciliation`` DAG runs both (task
+``purge_retention``); ``python -m woohub retention purge`` runs them by hand.
 
 What :func:`purge_staging` deletes, and what it keeps:
 
@@ -13,7 +13,9 @@ What :func:`purge_staging` deletes, and what it keeps:
 - ``staged_run_record`` rows (which records an old run staged) extracted before the cutoff.
 - quarantine rows *released* before the cutoff. An open quarantine row is kept however old it is: it still
   waits for a person (the report page lists it) and is rechecked by the runs.
-- kept untouched: ``run_stats`` (the counts the reports show), ``id_map``, ``sync_state``, ``dead_letter``.
+- ``reconciliation_difference`` rows (they hold both systems' field values: emails, names, phones) detected
+  before the cutoff, except those still ``heal_queued``; ``reconciliation_run`` keeps each night's counts.
+- kept untouched: ``run_stats`` and ``reconciliation_run`` (the counts the reports show), ``id_map``, ``sync_state``, ``dead_letter``.
 
 :func:`prune_validation_results` deletes validation result files under ``uncommitted/validations`` and their
 Data Docs pages under ``uncommitted/data_docs/local_site/validations`` by modification time; expectations,
@@ -31,7 +33,13 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, delete, exists, func, literal, select
 
 from woohub.staging.repository import utcnow
-from woohub.staging.schema import STAGED_TABLES, dead_letter, quarantine, staged_run_record
+from woohub.staging.schema import (
+    STAGED_TABLES,
+    dead_letter,
+    quarantine,
+    reconciliation_difference,
+    staged_run_record,
+)
 
 RETENTION_DAYS_ENV = "WOOHUB_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
@@ -79,6 +87,8 @@ def _purge_conditions(before: datetime) -> dict[str, tuple[Table, Any]]:
     conditions[staged_run_record.name] = (staged_run_record, staged_run_record.c.extracted_at < before)
     conditions[quarantine.name] = (quarantine, and_(quarantine.c.released_at.is_not(None),
                                                     quarantine.c.released_at < before))
+    conditions[reconciliation_difference.name] = (reconciliation_difference, and_(
+        reconciliation_difference.c.detected_at < before, reconciliation_difference.c.action != "heal_queued"))
     return conditions
 
 
