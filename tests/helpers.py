@@ -9,7 +9,8 @@ from typing import Any
 
 from woohub.sandbox.control import free_port
 
-__all__ = ["POSTGRES_URL_VAR", "free_port", "migrated_staging", "postgres_database", "run_dag_test"]
+__all__ = ["POSTGRES_URL_VAR", "free_port", "isolated_dag_files", "migrated_staging", "postgres_database",
+           "run_dag_test"]
 
 POSTGRES_URL_VAR = "WOOHUB_TEST_POSTGRES_URL"
 
@@ -39,6 +40,27 @@ def postgres_database(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def isolated_dag_files(root: Any) -> Iterator[Any]:
+    """For a module's DAG runs: a SQLite staging file ``root/staging.db`` as the ``woohub_staging`` connection, a
+    copy of the project's GX file context in ``root/gx`` (``WOOHUB_GX_ROOT``) and 1 s retry delays; yields the
+    ``MonkeyPatch`` that holds them (undone on exit) for more settings."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    project = Path(__file__).resolve().parent.parent
+    shutil.copytree(project / "great_expectations", Path(root) / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_WOOHUB_STAGING", json.dumps({"conn_type": "sqlite",
+                                                                 "host": str(Path(root) / "staging.db")}))
+        patch.setenv("WOOHUB_GX_ROOT", str(Path(root) / "gx"))
+        patch.setenv("WOOHUB_RETRY_DELAY_SECONDS", "1")
+        yield patch
 
 
 @contextmanager

@@ -8,8 +8,6 @@ waits for a person."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from tests.conftest import PROJECT_ROOT, Sandbox
+from tests.conftest import Sandbox
 from tests.e2e.test_hubspot_to_woocommerce import INDEX_DELAY, hubspot, run, woo_writes
 from tests.e2e.test_woocommerce_to_hubspot import hubspot_writes, woo
+from tests.helpers import isolated_dag_files
 from woohub.staging.schema import STAGED_TABLES, id_map, reconciliation_difference, reconciliation_run
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -86,12 +85,7 @@ def shop(sandbox: Sandbox, airflow_db: None, tmp_path_factory: pytest.TempPathFa
     """A shop of three products, three customers, four orders (one a guest's) and an order made from a HubSpot
     deal, synced both ways: ``woocommerce_to_hubspot``, ``hubspot_to_woocommerce``, ``woocommerce_to_hubspot``."""
     root = tmp_path_factory.mktemp("reconciliation-e2e")
-    shutil.copytree(PROJECT_ROOT / "great_expectations", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_WOOHUB_STAGING", json.dumps({"conn_type": "sqlite",
-                                                                 "host": str(root / "staging.db")}))
-        patch.setenv("WOOHUB_GX_ROOT", str(root / "gx"))
-        patch.setenv("WOOHUB_RETRY_DELAY_SECONDS", "1")
+    with isolated_dag_files(root):
         sandbox.hubspot.reset(empty=True)
         sandbox.woo.reset(empty=True)
         sandbox.hubspot.configure(search_index_delay_seconds=INDEX_DELAY)

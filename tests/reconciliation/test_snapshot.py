@@ -8,7 +8,6 @@ normalisation of HubSpot values."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,9 @@ import requests
 from requests_oauthlib import OAuth1
 from sqlalchemy import Engine, select
 
-from tests.conftest import PROJECT_ROOT, Sandbox
+from tests.conftest import Sandbox
 from tests.e2e.conftest import POSTGRES_URL_VAR, STORE
+from tests.helpers import isolated_dag_files
 from woohub.mapping.woocommerce_to_hubspot import load_mapping
 from woohub.mapping.woocommerce_to_hubspot.config import PropertySpec
 from woohub.reconciliation.snapshot import (
@@ -73,12 +73,7 @@ def synced(request: pytest.FixtureRequest, sandbox: Sandbox,
     request.getfixturevalue("airflow_db")  # Airflow's metadata database, migrated once per session
 
     root = tmp_path_factory.mktemp("reconciliation")
-    shutil.copytree(PROJECT_ROOT / "great_expectations", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_WOOHUB_STAGING", json.dumps({"conn_type": "sqlite",
-                                                                 "host": str(root / "staging.db")}))
-        patch.setenv("WOOHUB_GX_ROOT", str(root / "gx"))
-        patch.setenv("WOOHUB_RETRY_DELAY_SECONDS", "1")
+    with isolated_dag_files(root):
         sandbox.hubspot.reset(empty=True)
         sandbox.woo.reset(**STORE)
         sandbox.hubspot.configure(enabled_currencies=["USD", "EUR", "GBP"])
