@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import pytest
 from airflow import settings
 from airflow.models.connection import Connection as ConnectionRow
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.execution_time.cache import SecretCache
+from airflow.secrets.metastore import MetastoreBackend
 from airflow.utils.session import create_session
 from sqlalchemy import inspect
 
@@ -34,6 +37,10 @@ def db_connection(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator
         session.add(ConnectionRow(conn_id=CONN_ID, conn_type="hubspot", host=sandbox.hubspot_url,
                                   password="sandbox-client-secret", extra=json.dumps(extra)))
     monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")  # look connections up in the metadata DB too
+    # Airflow picks the secrets backends per lookup from the process's state: a task-runner comms object or a
+    # connection cache left by an earlier test in this process would route the lookup away from the DB.
+    monkeypatch.delattr(task_runner, "SUPERVISOR_COMMS", raising=False)
+    monkeypatch.setattr(SecretCache, "_cache", None)
     try:
         yield CONN_ID
     finally:
@@ -45,6 +52,7 @@ def db_connection(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator
 def test_rotated_refresh_token_is_saved_to_the_db_connection(sandbox: Sandbox, db_connection: str) -> None:
     sandbox.hubspot.reset(empty=True)
     sandbox.hubspot.configure(rotate_refresh_tokens=True)
+    assert MetastoreBackend().get_connection(db_connection) is not None  # the row is readable where the hook looks
     list(HubSpotHook(db_connection).iter_objects("contacts"))
     with create_session() as session:
         saved = session.query(ConnectionRow).filter(ConnectionRow.conn_id == db_connection).one().extra_dejson
