@@ -14,12 +14,15 @@ GX validation results as old (:mod:`woohub.core.retention`); ``--dry-run`` only 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
+
+from woohub.commands import COMMAND_MODULES
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -93,6 +96,8 @@ def parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
     purge.add_argument("--gx-root", help="the GX file context (default: $WOOHUB_GX_ROOT or the project's)")
     purge.set_defaults(run=_purge)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(commands)
     return root
 
 

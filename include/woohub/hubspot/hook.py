@@ -41,8 +41,6 @@ on a unique property for writes that must be exactly-once under faults.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,6 +50,7 @@ from urllib.parse import urlsplit
 
 from requests import Response, Session
 
+from woohub.core.connections import update_connection_extra
 from woohub.http import shared_budget
 from woohub.http.base import ApiHook
 from woohub.http.errors import ApiHTTPError, AuthenticationError, DailyLimitError, FatalHTTPError
@@ -196,8 +195,10 @@ class HubSpotHook(ApiHook):
         """Keep a rotated refresh token: in the metadata DB connection when there is one, else in memory."""
         with self._rotation_lock:
             self._extra["refresh_token"] = refresh_token
-            if _update_db_connection_extra(self.hubspot_conn_id, {"refresh_token": refresh_token}):
-                self.log.info("Stored the rotated HubSpot refresh token in connection %r", self.hubspot_conn_id)
+            stored_in = update_connection_extra(self.hubspot_conn_id, {"refresh_token": refresh_token})
+            if stored_in:
+                self.log.info("Stored the rotated HubSpot refresh token in connection %r (%s)",
+                              self.hubspot_conn_id, stored_in)
             elif self.hubspot_conn_id not in self._rotation_warned:
                 self._rotation_warned.add(self.hubspot_conn_id)
                 self.log.warning(
@@ -399,23 +400,3 @@ def _json_or_empty(response: Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _update_db_connection_extra(conn_id: str, updates: Mapping[str, Any]) -> bool:
-    """Merge ``updates`` into the extra of the metadata-DB connection ``conn_id``; ``False`` when the
-    connection is defined elsewhere (environment variable wins over the DB) or the DB is unreachable."""
-    if f"AIRFLOW_CONN_{conn_id.upper()}" in os.environ:
-        return False
-    try:
-        # The ORM model, not airflow.sdk.Connection: only the ORM row can be written back.
-        from airflow.models.connection import Connection as ConnectionRow
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            stored = session.query(ConnectionRow).filter(ConnectionRow.conn_id == conn_id).one_or_none()
-            if stored is None:
-                return False
-            stored.set_extra(json.dumps({**stored.extra_dejson, **updates}))
-        return True
-    except Exception:  # no DB access (Task SDK worker, uninitialised DB): keep the token in memory
-        return False

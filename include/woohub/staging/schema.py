@@ -296,3 +296,43 @@ alert_sent = Table(
     Column("channels", String(120), nullable=False),  # comma list of channels it went to, or "log"
     Column("sent_at", DateTime, nullable=False),
 )
+
+#: one row per accepted webhook event (``woohub.webhooks.events``): which record changed, never the payload
+#: (the run reads the record itself, so late or reordered deliveries cannot stage an old version).
+#: ``source``: woocommerce | hubspot; ``delivery_id``: WooCommerce's ``X-WC-Webhook-Delivery-ID`` or HubSpot's
+#: ``eventId`` (unique per source: a replayed delivery is a duplicate); ``stream``: the staged stream whose
+#: record changed; ``parent_id``: a variation's product; ``state``: pending | staged; ``signalled``: the
+#: event emitted the Asset event that wakes the sync (bursts emit one); ``claimed_run_id``: the run that took
+#: the event (a failed run's events are taken again by the next run).
+webhook_event = Table(
+    "webhook_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("delivery_id", String(120), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("parent_id", String(64), nullable=True),
+    Column("occurred_at", DateTime, nullable=True),
+    Column("received_at", DateTime, nullable=False),
+    Column("signalled", Integer, nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("claimed_run_id", String(250), nullable=True),
+    Column("staged_at", DateTime, nullable=True),
+)
+Index("ux_webhook_event_delivery", webhook_event.c.source, webhook_event.c.delivery_id, unique=True)
+Index("ix_webhook_event_state", webhook_event.c.source, webhook_event.c.state)
+
+#: one row per erasure of a person from staging on request (``python -m woohub personal-data erase``): who
+#: asked, when, and how many rows of each table went; the email only as its SHA-256 so the log
+#: itself holds no personal data but can answer "was this address erased?"
+personal_data_erasure = Table(
+    "personal_data_erasure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("erased_at", DateTime, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("email_sha256", String(64), nullable=False, index=True),
+    Column("counts", Text, nullable=False),  # JSON: table -> rows erased
+)
