@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-sync bench-reconcile lint lock sandbox clean
+.PHONY: demo test audit bench bench-sync bench-reconcile bench-celery bench-latency lint lock sandbox clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 test: $(STAMP)
 	scripts/ensure_chromium.sh
 	$(BIN)/python -m ruff check .
+	$(BIN)/python scripts/audit_dependencies.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# known vulnerabilities of requirements.lock (pip-audit; exceptions in audit-exceptions.toml); it says how many
+# packages it could not audit, and fails on them only with WOOHUB_AUDIT_STRICT=1 (see the script's docstring)
+audit: $(STAMP)
+	$(BIN)/python scripts/audit_dependencies.py $(AUDIT_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
@@ -36,6 +42,15 @@ bench-sync: $(STAMP)
 
 bench-reconcile: $(STAMP)
 	$(BIN)/python scripts/bench_reconcile.py $(BENCH_RECONCILE_ARGS)
+
+# the initial woocommerce_to_hubspot load on 1, 2 and 4 Celery workers (native PostgreSQL + Redis, see the script)
+bench-celery: $(STAMP)
+	$(BIN)/python scripts/bench_celery.py $(BENCH_CELERY_ARGS)
+
+# webhook latency, order -> deal and deal -> order, on a real Airflow (LocalExecutor) woken by the sandboxes'
+# webhooks: p50/p95/max (e.g. BENCH_LATENCY_ARGS="--orders 20 --deals 20"; see the script's docstring)
+bench-latency: $(STAMP)
+	$(BIN)/python scripts/bench_webhook_latency.py $(BENCH_LATENCY_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m woohub.sandbox $(SANDBOX_ARGS)

@@ -4,8 +4,10 @@
 Every night at 02:00 UTC (`WOOHUB_RECONCILIATION_CRON`), answers "do the shop and the CRM agree, and if not,
 where and why?" and re-queues what the sync can fix.
 
-1. `start` — the snapshot table keeps one night: older nights' rows go.
-2. `snapshot_woocommerce`, `snapshot_hubspot` (in parallel) — a full read of both systems into
+1. `start` — the HubSpot token must hold the read scopes of every object (a missing one fails the night
+   here, named); the snapshot table keeps one night: older nights' rows go.
+2. `snapshot_woocommerce`, `snapshot_hubspot` (in parallel) — a full read of both systems (WooCommerce through
+   the read-only connection `woocommerce_readonly` when it is defined) into
    `reconciliation_snapshot`, page by page through the list endpoints (trashed orders and products,
    archived HubSpot records included), mapped into the same field names on both sides.
 3. `compare` — every difference classified in staging (`missing_in_hubspot`, `missing_in_woocommerce`,
@@ -50,15 +52,20 @@ DAG_ID = os.path.basename(__file__).removesuffix(".py")
 def reconciliation() -> None:
     @task
     def start() -> dict[str, Any]:
+        from woohub.hubspot.oauth import check_scopes
         from woohub.reconciliation.night import start_night
 
+        check_scopes(support.hubspot_hook(), "reconciliation")
         return start_night(support.engine(), support.run_id())
 
     @task
     def snapshot_woocommerce() -> dict[str, int]:
+        from woohub.core.connections import woocommerce_read_connection
         from woohub.reconciliation.snapshot import snapshot_woocommerce
+        from woohub.woocommerce import WooCommerceHook
 
-        return snapshot_woocommerce(support.engine(), support.woocommerce_hook(), support.run_id())
+        hook = WooCommerceHook(woocommerce_read_connection(support.WOOCOMMERCE_CONN_ID))
+        return snapshot_woocommerce(support.engine(), hook, support.run_id())
 
     @task
     def snapshot_hubspot() -> dict[str, int]:

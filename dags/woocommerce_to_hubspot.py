@@ -1,16 +1,27 @@
 """
 ### WooCommerce → HubSpot
 
-Every 15 minutes (`WOOHUB_W2H_CRON`), syncs the WooCommerce store into the HubSpot portal:
+Within seconds of a WooCommerce webhook, and every 15 minutes (`WOOHUB_W2H_CRON`) as the safety net, syncs
+the WooCommerce store into the HubSpot portal:
 **products and variations** → HubSpot products, **customers and guest buyers** → contacts,
 **orders** → deals with line items and their contact, each written once and kept up to date.
 
+**Webhook-triggered runs.** The store's webhooks (`order.*`, `customer.*`, `product.*`) reach
+`POST /woohub/webhooks/woocommerce` (signature checked), which records one event per changed record and
+emits an event of the Asset `woohub://woocommerce/changes` — this DAG's schedule is that Asset *or* the
+cron. Such a run (type `asset_triggered`) claims the pending webhook events, reads exactly those records by
+id (plus the customers and products of its orders that staging lacks), never walks a window and never
+moves a high-water mark. Events arriving while a run is active become one more run when it ends (one
+active run at a time); a run that fails before its extract staged the records leaves their events pending
+for the next run. Scheduled runs claim pending events too (what a lost Asset event left).
+
 1. `plan_run` — the window `[start − lookback, end)` from the run's data interval; a scheduled run starts
    at its high-water mark when that is earlier (catch-up after failed or skipped runs); claims dead letters
-   due for a retry.
+   due for a retry and (scheduled and webhook-triggered runs) the pending webhook events.
 2. `check_hubspot_setup` — creates the `woo_*` custom properties if missing and checks the status → stage
    table in `include/woohub/mapping/woocommerce_to_hubspot/mapping.yaml` against the portal's pipelines.
-3. `extract_*` — WooCommerce changes into the staging tables (`woohub_staging` connection).
+3. `extract_*` — WooCommerce changes into the staging tables (`woohub_staging` connection): the window's
+   changes and the records the claimed webhook events name, by id; then those events are `staged`.
 4. `validate_*` — Great Expectations suites on the run's candidates (its own records, whatever earlier runs
    staged but did not sync, claimed retries); bad rows are quarantined with the failing expectation and
    validated again when they change; more than `max(quarantine_floor, max_quarantine_share × total)` bad
@@ -36,13 +47,14 @@ from airflow.sdk import chain, dag, task, teardown
 
 from woohub.sync import dag_support as support
 from woohub.sync.dag_support import SHORT_TIMEOUT
+from woohub.webhooks import WOOCOMMERCE_CHANGES
 
 DAG_ID = os.path.basename(__file__).removesuffix(".py")
 
 
 @dag(
     dag_id=DAG_ID,
-    schedule=support.sync_schedule("WOOHUB_W2H_CRON"),
+    schedule=support.sync_schedule("WOOHUB_W2H_CRON", WOOCOMMERCE_CHANGES),
     doc_md=__doc__,
     tags=["woohub", "sync", "woocommerce", "hubspot"],
     params=support.sync_params(
@@ -69,31 +81,37 @@ def woocommerce_to_hubspot() -> None:
     @task
     def extract_orders(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.sync.woocommerce_to_hubspot import record_extract
-        from woohub.woocommerce.extract import extract_orders
+        from woohub.woocommerce.extract import ORDERS, extract_orders
 
         engine = support.engine()
-        result = extract_orders(support.woocommerce_hook(), engine, support.extract_window(plan), support.run_id())
+        result = extract_orders(support.woocommerce_hook(), engine, support.extract_window(plan), support.run_id(),
+                                **support.by_id(plan, ORDERS))
+        support.close_events(plan, ORDERS)
         return record_extract(engine, support.run_id(), result)
 
     @task
     def extract_products(plan: dict[str, Any]) -> dict[str, Any]:
+        from woohub.core.runs import target_parents
         from woohub.sync.woocommerce_to_hubspot import record_extract
-        from woohub.woocommerce.extract import extract_products
+        from woohub.woocommerce.extract import PRODUCTS, extract_products
 
         engine = support.engine()
         result = extract_products(support.woocommerce_hook(), engine, support.extract_window(plan),
-                                  support.run_id())
+                                  support.run_id(), **support.by_id(plan, PRODUCTS),
+                                  target_parents=target_parents(engine, support.as_run_plan(plan), PRODUCTS))
+        support.close_events(plan, PRODUCTS)
         return record_extract(engine, support.run_id(), result)
 
     @task
     def extract_customers(plan: dict[str, Any]) -> dict[str, Any]:
         from woohub.sync.woocommerce_to_hubspot import record_extract
-        from woohub.woocommerce.extract import extract_customers
+        from woohub.woocommerce.extract import CUSTOMERS, extract_customers
 
         engine = support.engine()
         full_scan = bool((support.as_run_plan(plan).extras or {}).get("customer_full_scan"))
         result = extract_customers(support.woocommerce_hook(), engine, support.extract_window(plan),
-                                   support.run_id(), full_scan=full_scan)
+                                   support.run_id(), full_scan=full_scan, **support.by_id(plan, CUSTOMERS))
+        support.close_events(plan, CUSTOMERS)
         return record_extract(engine, support.run_id(), result)
 
     @task

@@ -15,6 +15,8 @@ What :func:`purge_staging` deletes, and what it keeps:
   waits for a person (the report page lists it) and is rechecked by the runs.
 - ``reconciliation_difference`` rows (they hold both systems' field values: emails, names, phones) detected
   before the cutoff, except those still ``heal_queued``; ``reconciliation_run`` keeps each night's counts.
+- ``webhook_event`` rows (record ids only) a run already staged (state ``staged``) received before the
+  cutoff; pending ones are kept for the next run.
 - kept untouched: ``run_stats`` and ``reconciliation_run`` (the counts the reports show), ``id_map``, ``sync_state``, ``dead_letter``.
 
 :func:`prune_validation_results` deletes validation result files under ``uncommitted/validations`` and their
@@ -39,6 +41,7 @@ from woohub.staging.schema import (
     quarantine,
     reconciliation_difference,
     staged_run_record,
+    webhook_event,
 )
 
 RETENTION_DAYS_ENV = "WOOHUB_RETENTION_DAYS"
@@ -89,6 +92,8 @@ def _purge_conditions(before: datetime) -> dict[str, tuple[Table, Any]]:
                                                     quarantine.c.released_at < before))
     conditions[reconciliation_difference.name] = (reconciliation_difference, and_(
         reconciliation_difference.c.detected_at < before, reconciliation_difference.c.action != "heal_queued"))
+    conditions[webhook_event.name] = (webhook_event, and_(webhook_event.c.state == "staged",
+                                                          webhook_event.c.received_at < before))
     return conditions
 
 

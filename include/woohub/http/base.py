@@ -31,6 +31,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from requests import Response, Session
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from woohub.core import secrets
 from woohub.http.errors import (
     AmbiguousWriteError,
     ApiHTTPError,
@@ -44,14 +45,14 @@ from woohub.http.retry import RetryPolicy
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 _RETRYABLE_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
 _NOT_APPLIED_STATUSES = frozenset({423, 429})  # the server refused before processing: safe to resend a create
-_SECRET_QUERY = re.compile(r"(consumer_key|consumer_secret|oauth_[a-z_]+|access_token|refresh_token)=[^&\s'\")]*")
 _NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
 _DEFAULT_TIMEOUT = (10.0, 60.0)
 
 
 def redact(text: str) -> str:
-    """``text`` with the values of secret query parameters (WooCommerce keys, OAuth fields) masked."""
-    return _SECRET_QUERY.sub(r"\1=***", text)
+    """``text`` with the values of secret query parameters (WooCommerce keys, OAuth fields) and
+    ``Authorization`` values masked (:func:`woohub.core.secrets.redact_text`)."""
+    return secrets.redact_text(text)
 
 
 def route_of(method: str, path: str) -> str:
@@ -100,6 +101,8 @@ class ApiHook(HttpHook):
 
     api_prefix_default: ClassVar[str] = ""
     _woohub_extra_keys: ClassVar[frozenset[str]] = frozenset()
+    #: whether the connection's login is a credential too (the WooCommerce consumer key), masked in logs
+    _login_is_secret: ClassVar[bool] = False
 
     def __init__(self, conn_id: str, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__(method="GET", http_conn_id=conn_id)
@@ -150,6 +153,7 @@ class ApiHook(HttpHook):
         return self._session
 
     def _build_session(self, connection: Any) -> Session:
+        secrets.mask_connection(connection, login_is_secret=self._login_is_secret)
         self._extra = dict(connection.extra_dejson)
         self._set_base_url(connection)
         session = Session()

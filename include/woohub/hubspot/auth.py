@@ -16,6 +16,7 @@ from collections.abc import Callable
 import requests
 from requests.auth import AuthBase
 
+from woohub.core import secrets
 from woohub.http.errors import AuthenticationError, RetryableHTTPError
 
 _TOKEN_PATH = "/oauth/v1/token"
@@ -107,12 +108,14 @@ class OAuthTokenSource:
 
     def _store_locked(self, body: dict) -> None:
         self._access_token = str(body["access_token"])
+        secrets.mask(self._access_token)  # made at run time: Airflow cannot know it
         lifetime = float(body.get("expires_in", 1800))
         self._refresh_at = time.monotonic() + lifetime - min(self._margin, lifetime / 2)
         self.refreshes += 1
         new_refresh = body.get("refresh_token")
         if new_refresh and new_refresh != self._refresh_token:
             self._refresh_token = str(new_refresh)
+            secrets.mask(self._refresh_token)
             if self._on_rotated:
                 self._on_rotated(self._refresh_token)
 

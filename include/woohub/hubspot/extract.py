@@ -14,7 +14,9 @@ contact associations (v4 batch read, at most 1,000 ids per call, following a res
 HubSpot splits a long list), then the line items (batch read, 100 per call), the products the line items
 name in ``hs_product_id`` and the associated contacts (batch reads, each record once per run). Never a call
 per record. ``include_ids`` are deals read again although they did not change (the sync rechecks rejected
-deals every run).
+deals every run) or that a webhook named (a run's claimed webhook events, :mod:`woohub.core.runs`);
+contacts a webhook named are batch read (``extract_contacts(include_ids=...)``). A webhook-triggered run
+passes ``walk_window=False``: only those records (and what comes with the deals) are read, no search.
 
 **Staged payloads.** The HubSpot record as the API returns it (``id``, ``properties``, ``createdAt``,
 ``updatedAt``, ``archived``); a deal also gets ``associations``: ``{"line_items": [...], "contacts": [...]}``,
@@ -51,6 +53,8 @@ LINE_ITEMS, PRODUCTS = "hubspot.line_items", "hubspot.products"
 STAGE_BATCH = core_extract.STAGE_BATCH
 #: deals per round of association reads (HubSpot's v4 batch read takes at most 1,000 ids)
 ASSOCIATION_READ_SIZE = 1000
+#: ids per call of the contacts read by id (``batch_read`` splits into HubSpot's 100 per call itself)
+BATCH_READ_SIZE = 1000
 #: the top-level field every HubSpot record carries its modification time in (mirrors the property)
 UPDATED_AT = "updatedAt"
 _ID_PROPERTY = "hs_object_id"
@@ -197,17 +201,21 @@ class _DealExtract:
 
 
 def extract_deals(hook: HubSpotHook, engine: Engine, window: ExtractWindow, run_id: str, *,
-                  properties: Sequence[str] | None = None, include_ids: Iterable[str] = ()) -> ExtractResult:
-    """Stage the deals modified in the window (all deals when it is full) and the deals ``include_ids`` not
-    among them, with their associations, line items, the line items' products and the associated contacts
-    (see the module docstring). ``staged`` counts deals; ``details`` the other streams, the deals read for
-    ``include_ids`` (``rechecked``) and the associated records HubSpot no longer has (``missing_*``)."""
+                  properties: Sequence[str] | None = None, include_ids: Iterable[str] = (),
+                  walk_window: bool = True) -> ExtractResult:
+    """Stage the deals modified in the window (all deals when it is full; none without ``walk_window``) and
+    the deals ``include_ids`` not among them, with their associations, line items, the line items' products
+    and the associated contacts (see the module docstring). ``staged`` counts deals; ``details`` the other
+    streams, the deals read for ``include_ids`` (``rechecked``) and the associated records HubSpot no
+    longer has (``missing_*``)."""
     before = hook.calls_spent()
     wanted = list(properties or DEAL_PROPERTIES)
     run = _DealExtract(hook, engine, run_id)
-    for chunk in _chunks(iter_window(hook, "deals", window, wanted), ASSOCIATION_READ_SIZE):
-        run.stage(chunk)
-    edited = [] if window.full or window.start is None else deals_of_edited_line_items(hook, window)
+    if walk_window:
+        for chunk in _chunks(iter_window(hook, "deals", window, wanted), ASSOCIATION_READ_SIZE):
+            run.stage(chunk)
+    edited = ([] if not walk_window or window.full or window.start is None
+              else deals_of_edited_line_items(hook, window))
     recheck = [str(i) for i in dict.fromkeys([*(str(i) for i in include_ids), *edited])
                if str(i) not in run.seen_deals]
     rechecked = 0
@@ -237,13 +245,25 @@ def deals_of_edited_line_items(hook: HubSpotHook, window: ExtractWindow) -> list
 
 
 def extract_contacts(hook: HubSpotHook, engine: Engine, window: ExtractWindow, run_id: str, *,
-                     properties: Sequence[str] | None = None) -> ExtractResult:
-    """Stage the contacts modified in the window (all contacts when it is full), page by page."""
+                     properties: Sequence[str] | None = None, include_ids: Iterable[str] = (),
+                     walk_window: bool = True) -> ExtractResult:
+    """Stage the contacts modified in the window (all contacts when it is full; none without
+    ``walk_window``), page by page, and the contacts ``include_ids`` not among them (batch reads of 100;
+    the ones HubSpot no longer has are counted, ``missing_contacts``)."""
     before = hook.calls_spent()
+    wanted = list(properties or CONTACT_PROPERTIES)
     stager = stager_for(engine, CONTACTS, run_id, hook)
-    stager.add_all(iter_window(hook, "contacts", window, list(properties or CONTACT_PROPERTIES)))
+    if walk_window:
+        stager.add_all(iter_window(hook, "contacts", window, wanted))
+    stager.flush()
+    extra = [i for i in dict.fromkeys(str(i) for i in include_ids) if i not in stager.ids]
+    found = 0
+    for start in range(0, len(extra), BATCH_READ_SIZE):
+        found += stager.add_all(hook.batch_read("contacts", extra[start:start + BATCH_READ_SIZE],
+                                                properties=requested_properties("contacts", wanted)))
     staged = stager.finish()
-    return ExtractResult(CONTACTS, staged, hook.calls_spent() - before)
+    details = {"targets": len(extra), "missing_contacts": len(extra) - found} if extra else {}
+    return ExtractResult(CONTACTS, staged, hook.calls_spent() - before, details)
 
 
 __all__ = [

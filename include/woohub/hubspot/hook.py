@@ -28,8 +28,9 @@ Extra keys (all optional unless stated):
 * ``headers``: extra request headers; ``verify``, ``proxies``: as for ``requests``.
 
 OAuth refresh-token rotation: when HubSpot returns a new refresh token the hook uses it from then on and
-writes it back into the connection's extra if the connection is stored in the Airflow metadata database;
-otherwise (environment variable, secrets backend, no database access) it keeps it in memory and logs a
+writes it back into the connection's extra if the connection is stored in the Airflow metadata database
+(directly where the process reaches the database, else, from a task, through Airflow's REST API with the
+connection ``woohub_airflow_api``: :mod:`woohub.core.connections`); otherwise (environment variable, secrets backend, no database access) it keeps it in memory and logs a
 warning once. A token never appears in logs, errors or reprs.
 
 Writes: batch create sends an ``objectWriteTraceId`` per input so a 207 names the failed inputs. Batch

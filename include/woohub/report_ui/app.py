@@ -6,10 +6,12 @@ Routes (below the mount point):
 - ``GET /api/differences.csv`` — the latest reconciliation's differences as CSV, same filters;
 - ``POST /api/{quarantine|dead_letter}/{requeue|dismiss}`` — JSON ``{"object_type", "source_key"}``, with the
   page's ``X-Woohub-CSRF`` token (see :mod:`.security`); recorded in ``review_action``;
-- ``GET /data-docs/…`` — the Great Expectations Data Docs site (:mod:`.data_docs`).
+- ``GET /data-docs/…`` — the Great Expectations Data Docs site (:mod:`.data_docs`);
+- ``POST /webhooks/woocommerce``, ``POST /webhooks/hubspot`` — the webhook receiver
+  (:mod:`woohub.webhooks.receiver`): no Airflow login, only requests signed by WooCommerce / HubSpot.
 
-Every route needs an Airflow login (:mod:`.security`): a page or Data Docs request without one is sent to the
-auth manager's login page, an ``/api/`` request gets 401. Templates are Jinja2 with autoescape on; charts
+Every other route needs an Airflow login (:mod:`.security`): a page or Data Docs request without one is sent
+to the auth manager's login page, an ``/api/`` request gets 401. Templates are Jinja2 with autoescape on; charts
 are SVG drawn on the server (:mod:`.charts`); the page's only script is inline, allowed by a per-response CSP
 nonce.
 """
@@ -33,7 +35,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from woohub.report_ui import actions, charts, queries, security
+from woohub.report_ui import oauth as hubspot_oauth
 from woohub.report_ui.data_docs import data_docs_directory, docs_file
+from woohub.webhooks import receiver
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +154,12 @@ Viewer = Annotated[Any, Depends(viewer)]
 
 def create_app(*, engine_factory: Callable[[], Engine] = staging_engine,
                runs_source: Callable[[tuple[str, ...], int], list[queries.AirflowRun]] = airflow_runs,
-               gx_root: str | None = None) -> FastAPI:
+               gx_root: str | None = None, webhook_emitter: receiver.Emitter | None = None,
+               webhook_secrets: Callable[[str], receiver.WebhookSecret | None] | None = None) -> FastAPI:
     """The report app. ``engine_factory`` opens staging (once, on the first request), ``runs_source`` reads
-    Airflow's DAG runs, ``gx_root`` overrides the GX file context whose Data Docs are served."""
+    Airflow's DAG runs, ``gx_root`` overrides the GX file context whose Data Docs are served;
+    ``webhook_emitter`` / ``webhook_secrets`` replace the webhook routes' Asset event and secret lookup
+    (default: Airflow's asset manager, the Airflow connections)."""
     app = FastAPI(title="woohub report", docs_url=None, redoc_url=None, openapi_url=None)
     environment = templates()
     engines: list[Engine] = []
@@ -244,6 +251,9 @@ def create_app(*, engine_factory: Callable[[], Engine] = staging_engine,
             raise HTTPException(404, "no such Data Docs page (the site is written by the DAGs' validation tasks)")
         return FileResponse(found, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
+    app.include_router(receiver.webhook_router(engine, emit=webhook_emitter or receiver.assets.emit_changes,
+                                               secrets=webhook_secrets))
+    app.include_router(hubspot_oauth.router)  # the HubSpot OAuth install (woohub.report_ui.oauth)
     return app
 
 

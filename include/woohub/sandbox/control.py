@@ -59,6 +59,34 @@ class SandboxControl:
     def restore(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "state", json=snapshot)
 
+    def webhook_deliveries(self, *, since: int = 0, **filters: Any) -> dict[str, Any]:
+        """The webhook deliveries (and WooCommerce pings) this sandbox made, oldest first:
+        ``{"deliveries": [...], "pending": n}``; ``since`` = the ``seq`` of the last one already seen."""
+        return self._call("GET", "webhook-deliveries", params={"since": since, **filters})
+
+    def clear_webhook_deliveries(self) -> dict[str, Any]:
+        return self._call("DELETE", "webhook-deliveries")
+
+    def wait_for_webhook_deliveries(self, count: int, *, deadline_seconds: float = 20.0, since: int = 0,
+                                    **filters: Any) -> list[dict[str, Any]]:
+        """Poll until at least ``count`` deliveries (matching ``filters``) are logged and none is waiting;
+        ``TimeoutError`` with what was seen otherwise."""
+        stop = time.monotonic() + deadline_seconds
+        while True:
+            seen = self.webhook_deliveries(since=since, **filters)
+            if len(seen["deliveries"]) >= count and not seen["pending"]:
+                return list(seen["deliveries"])
+            if time.monotonic() > stop:
+                raise TimeoutError(f"{len(seen['deliveries'])} of {count} webhook deliveries after "
+                                   f"{deadline_seconds} s ({seen['pending']} pending)")
+            time.sleep(0.05)
+
+    def ui_edit(self, object_type: str, properties: dict[str, Any], record_id: Any = None) -> dict[str, Any]:
+        """HubSpot sandbox only: a person edits (``record_id``) or creates a record in HubSpot's UI; webhook
+        events for it say ``changeSource: CRM_UI``."""
+        return self._call("POST", "ui-edit", json={"object_type": object_type, "id": record_id,
+                                                   "properties": properties})
+
     def insert_records(self, object_type: str, records: list[dict[str, Any]]) -> list[int]:
         """HubSpot sandbox only: insert ``records`` (``{"properties", "associations"?, "archived"?}``) of
         ``object_type`` at once, outside the rate limits and request counts; their new ids in input order."""

@@ -18,6 +18,9 @@ Admin surface (JSON in, JSON out; not part of either vendor API):
 ``POST /__sandbox__/config``   vendor settings (e.g. HubSpot rate limits); see ``VendorApi.configure``
 ``POST /__sandbox__/records``  HubSpot only: bulk-insert records (a benchmark's mirror of a seeded shop),
                                without rate limits or request counts; see ``HubSpotApi.insert_records``
+``GET|DELETE /__sandbox__/webhook-deliveries``  both: the webhook deliveries the sandbox made (and clears
+                               the log); HubSpot: ``POST /__sandbox__/ui-edit`` (a person edits a record in
+                               HubSpot's UI); see each API's ``admin_action``
 """
 
 from __future__ import annotations
@@ -243,6 +246,8 @@ class SandboxServer:
     def _admin(self, request: Request) -> Response:
         action = request.path[len(ADMIN_PREFIX) :].strip("/")
         handler = getattr(self, f"_admin_{request.method.lower()}_{action}", None)
+        if handler is None and hasattr(self.api, "admin_action"):  # an API's own actions, e.g. webhook logs
+            handler = self.api.admin_action(request.method, action)
         if handler is None:
             return json_response({"error": f"no admin action {request.method} {action!r}"}, 404)
         try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from woohub.core.runs import DEFAULT_MAX_QUARANTINE_SHARE, DEFAULT_QUARANTINE_FLOOR
 
 if TYPE_CHECKING:
-    from airflow.sdk import CronDataIntervalTimetable, Param
+    from airflow.sdk import AssetOrTimeSchedule, Param
     from sqlalchemy import Engine
 
     from woohub.core.extract import ExtractWindow
@@ -38,12 +38,22 @@ SHORT_TIMEOUT = timedelta(minutes=10)
 # ------------------------------------------------------------------------------------ the DAG itself
 
 
-def sync_schedule(cron_variable: str, default: str = DEFAULT_CRON) -> CronDataIntervalTimetable:
-    """A UTC cron timetable with real data intervals (so runs are backfillable), its cron from the
-    environment variable ``cron_variable`` (else ``default``, :data:`DEFAULT_CRON` unless given)."""
-    from airflow.sdk import CronDataIntervalTimetable
+def sync_schedule(cron_variable: str, changes_asset: str, default: str = DEFAULT_CRON) -> AssetOrTimeSchedule:
+    """Runs on a UTC cron with real data intervals (the safety net; its runs are backfillable), its cron from
+    the environment variable ``cron_variable`` (else ``default``, :data:`DEFAULT_CRON` unless given), and on
+    every event of the Asset ``changes_asset`` (a source system's changes, emitted by the webhook receiver,
+    :mod:`woohub.webhooks`): those runs have the run type ``asset_triggered`` and no data interval.
 
-    return CronDataIntervalTimetable(os.getenv(cron_variable, default), timezone="UTC")
+    How Airflow (3.3) turns Asset events into runs: each event queues the DAG (one queue row per asset and
+    DAG, however many events); the scheduler creates ONE run for the queue, which consumes every event since
+    the DAG's previous asset-triggered run. While a run of the DAG is queued or running
+    (``max_active_runs=1``) the scheduler defers: events keep arriving in the same queue row and become one
+    more run when the active one ends. So a burst costs at most the running run plus one."""
+    from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    name = changes_asset.split("://", 1)[-1].replace("/", "_")
+    return AssetOrTimeSchedule(timetable=CronDataIntervalTimetable(os.getenv(cron_variable, default), timezone="UTC"),
+                               assets=[Asset(uri=changes_asset, name=name)])
 
 
 def sync_dag_settings() -> dict[str, Any]:
@@ -141,6 +151,22 @@ def extract_window(plan: dict[str, Any]) -> ExtractWindow:
 
     run_plan = as_run_plan(plan)
     return ExtractWindow(start=run_plan.window_start, end=run_plan.window_end, full=run_plan.full)
+
+
+def by_id(plan: dict[str, Any], stream: str) -> dict[str, Any]:
+    """The keyword arguments an extract of ``stream`` takes for the records the run's webhook events name:
+    ``targets`` (ids) and ``walk_window`` (see :mod:`woohub.core.runs`)."""
+    from woohub.core.runs import target_ids
+
+    run_plan = as_run_plan(plan)
+    return {"targets": target_ids(engine(), run_plan, stream), "walk_window": run_plan.walks_window}
+
+
+def close_events(plan: dict[str, Any], *streams: str) -> int:
+    """After an extract staged its records: the run's claimed webhook events of ``streams`` are staged."""
+    from woohub.core.runs import close_events as close
+
+    return close(engine(), as_run_plan(plan), streams)
 
 
 def plan_this_run(plan_run: Callable[..., RunPlan]) -> dict[str, Any]:

@@ -55,25 +55,31 @@ DEAL_ORDER = "deal_order"
 def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetime | None,
              interval_end: datetime | None, params: Mapping[str, Any], *,
              overlap: timedelta | None = None, now: datetime | None = None) -> RunPlan:
-    """The core plan plus the deals rejected earlier (read again every run: a restock lets them through
-    without anyone touching the deal)."""
+    """The core plan (window, marks, claimed dead letters, claimed webhook events) plus the deals rejected
+    earlier (read again every run that walks a window: a restock lets them through without anyone touching
+    the deal; a webhook-triggered run reads only the records its events name)."""
     if params.get("requeue_dead_letters") and not params.get("dry_run"):
         from woohub.core.dead_letters import requeue
 
         log.info("requeued %d exhausted dead letter(s)", requeue(engine))
     plan = runs.plan_run(engine, run_id, run_type, interval_start, interval_end, params,
-                         mark_streams=MARK_STREAMS, overlap=overlap, now=now)
+                         mark_streams=MARK_STREAMS, event_streams=STREAMS, overlap=overlap, now=now)
+    if not plan.walks_window:
+        return plan
     rejected = sorted(quarantine.open_versions(engine, REJECTED_DEALS))
     return RunPlan.from_dict({**plan.as_dict(), "recheck": {DEALS: rejected}})
 
 
 def check_setup(hubspot: Any, woocommerce: Any, *, dry_run: bool = False) -> dict[str, Any]:
-    """The custom HubSpot properties both directions write (created when missing, a dry run only names
-    them) and the store's currency, read once for the run's checks."""
+    """The scopes this DAG needs (a missing one fails the run here, named), the custom HubSpot properties
+    both directions write (created when missing, a dry run only names them) and the store's currency, read
+    once for the run's checks."""
+    from woohub.hubspot.oauth import check_scopes
     from woohub.sync.woocommerce_to_hubspot import check_hubspot_setup
     from woohub.woocommerce.catalog import store_currency
 
-    setup = check_hubspot_setup(hubspot, dry_run=dry_run)
+    check_scopes(hubspot, DAG_ID)
+    setup = check_hubspot_setup(hubspot, dry_run=dry_run, required_scopes=None)
     currency = store_currency(woocommerce)
     log.info("WooCommerce store currency: %s", currency)
     return {"created": setup["created"], "store_currency": currency}

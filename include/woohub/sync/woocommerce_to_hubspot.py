@@ -58,17 +58,19 @@ def customer_full_scan_every() -> timedelta:
 def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetime | None,
              interval_end: datetime | None, params: Mapping[str, Any], *,
              overlap: timedelta | None = None, now: datetime | None = None) -> RunPlan:
-    """The core plan (window, marks, claimed dead letters) plus this direction's own decision: customers
-    get a full scan when the last scheduled one is older than ``WOOHUB_CUSTOMER_FULL_SCAN_HOURS``."""
+    """The core plan (window, marks, claimed dead letters, claimed webhook events) plus this direction's own
+    decision: customers get a full scan when the last scheduled one is older than
+    ``WOOHUB_CUSTOMER_FULL_SCAN_HOURS`` (never in a webhook-triggered run, which reads its records by id)."""
     if params.get("requeue_dead_letters") and not params.get("dry_run"):
         from woohub.core.dead_letters import requeue
 
         log.info("requeued %d exhausted dead letter(s)", requeue(engine))
     plan = runs.plan_run(engine, run_id, run_type, interval_start, interval_end, params,
-                         mark_streams=MARK_STREAMS, overlap=overlap, now=now)
+                         mark_streams=MARK_STREAMS, event_streams=STREAMS, overlap=overlap, now=now)
     now = now or repository.utcnow()
     last_scan = repository.get_high_water_mark(engine, CUSTOMER_FULL_SCAN_STREAM)
-    full_scan = plan.full or last_scan is None or now - last_scan >= customer_full_scan_every()
+    full_scan = plan.walks_window and (plan.full or last_scan is None
+                                       or now - last_scan >= customer_full_scan_every())
     return RunPlan.from_dict({**plan.as_dict(), "extras": {"customer_full_scan": full_scan}})
 
 
@@ -93,13 +95,19 @@ def commit_high_water_marks(engine: Engine, plan: RunPlan) -> list[str]:
     return runs.commit_marks(engine, plan, streams)
 
 
-def check_hubspot_setup(hook: Any, mapping: Any = None, *, dry_run: bool = False) -> dict[str, Any]:
-    """Create the custom ``woo_*`` properties the mapping needs (idempotent; a dry run only names the
-    missing ones), check the status → stage table against the portal's deal pipelines (a mismatch fails
-    with every problem named), and read the portal's enabled currencies once for the run's checks."""
+def check_hubspot_setup(hook: Any, mapping: Any = None, *, dry_run: bool = False,
+                        required_scopes: str | None = "woocommerce_to_hubspot") -> dict[str, Any]:
+    """Check that the token holds the scopes of the DAG ``required_scopes`` (a missing one fails the run
+    here, named; ``None`` skips it), create the custom ``woo_*`` properties the mapping needs (idempotent; a
+    dry run only names the missing ones), check the status → stage table against the portal's deal
+    pipelines (a mismatch fails with every problem named), and read the portal's enabled currencies once
+    for the run's checks."""
     from woohub.hubspot.load import ensure_custom_properties
+    from woohub.hubspot.oauth import check_scopes
     from woohub.mapping.woocommerce_to_hubspot import check_stage_table, load_mapping
 
+    if required_scopes is not None:
+        check_scopes(hook, required_scopes)
     mapping = mapping or load_mapping()
     definitions: dict[str, list[dict[str, Any]]] = {}
     for prop in mapping.custom_properties:

@@ -68,6 +68,7 @@ class WooCommerceHook(ApiHook):
     conn_type = "woocommerce"
     hook_name = "WooCommerce"
     api_prefix_default = "wp-json/wc/v3"
+    _login_is_secret = True
 
     def __init__(self, woocommerce_conn_id: str = default_conn_name, *,
                  retry_policy: RetryPolicy | None = None) -> None:

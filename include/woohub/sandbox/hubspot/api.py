@@ -12,14 +12,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from woohub.sandbox.hubspot import auth as oauth
 from woohub.sandbox.hubspot import schema
-from woohub.sandbox.hubspot.auth import Auth, OAuthError
+from woohub.sandbox.hubspot.auth import Auth, AuthorizeError, OAuthError
 from woohub.sandbox.hubspot.errors import ApiError, correlation_id, not_found, validation
 from woohub.sandbox.hubspot.ratelimit import RateLimiter, rate_limit_body
 from woohub.sandbox.hubspot.search import search
 from woohub.sandbox.hubspot.seed import seed
 from woohub.sandbox.hubspot.store import MAX_UNIQUE_PROPERTIES, Portal, Record
 from woohub.sandbox.hubspot.values import iso, now_ms, to_ms
+from woohub.sandbox.hubspot.webhooks import APP_ID, PRIVATE_APP_ID, HubSpotWebhooks
+from woohub.sandbox.hubspot.webhooks import SETTINGS_DEFAULTS as WEBHOOK_SETTINGS
 from woohub.sandbox.server import SeedOptions, json_response
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -28,6 +31,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # the portal's currencies (account settings): the options of deal_currency_code and
     # hs_line_item_currency_code; the seeded store sells in USD
     "enabled_currencies": ["USD"],
+    # webhook deliveries (see webhooks.py): batch window, compressed retry schedule, attempts, timeout
+    **WEBHOOK_SETTINGS,
+    # the scopes tokens carry (take one away to see MISSING_SCOPES) and the OAuth app's registered redirect URLs
+    "granted_scopes": list(oauth.ALL_SCOPES), "oauth_redirect_uris": list(oauth.DEFAULT_REDIRECT_URIS),
 }
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 BATCH_MAX, LIST_MAX, ASSOC_READ_MAX, ASSOC_CREATE_MAX, SEARCH_BODY_MAX = 100, 100, 1000, 2000, 3000
@@ -87,6 +94,8 @@ class HubSpotApi:
         self.portal = Portal()
         self.auth = Auth()
         self.limiter = RateLimiter()
+        self.webhooks = HubSpotWebhooks(self)
+        self.portal.listener = self.webhooks.record_changed
         self.seed = SeedOptions().seed  # with the request, fixes the order of batch answers
         self._apply_settings()
         get, post, patch, put, delete = "GET", "POST", "PATCH", "PUT", "DELETE"
@@ -121,6 +130,7 @@ class HubSpotApi:
         with self._lock:
             self.settings = dict(DEFAULT_SETTINGS)
             self._apply_settings()
+            self.webhooks.clear()
             self.portal.clear()
             self.auth.reset()
             self.limiter.reset()
@@ -130,7 +140,8 @@ class HubSpotApi:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return json.loads(json.dumps({"portal": self.portal.snapshot(), "auth": self.auth.snapshot(),
-                                          "settings": self.settings, "seed": self.seed}))
+                                          "settings": self.settings, "seed": self.seed,
+                                          "webhooks": self.webhooks.snapshot()}))
 
     def restore(self, data: dict[str, Any]) -> None:
         with self._lock:
@@ -140,6 +151,7 @@ class HubSpotApi:
             self.auth.restore(data.get("auth", {}))
             self.limiter.reset()
             self.seed = int(data.get("seed", SeedOptions().seed))
+            self.webhooks.restore(data.get("webhooks"))
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         unknown = set(settings) - set(DEFAULT_SETTINGS)
@@ -148,7 +160,11 @@ class HubSpotApi:
         with self._lock:
             for key, value in settings.items():
                 expected = type(DEFAULT_SETTINGS[key])
-                if expected is list:
+                if key == "granted_scopes":
+                    value = oauth.check_scope_list(value)
+                elif key == "oauth_redirect_uris":
+                    value = oauth.check_redirect_uris(value)
+                elif expected is list:
                     value = _currency_codes(key, value)
                 elif expected is bool and not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
@@ -192,12 +208,27 @@ class HubSpotApi:
             except ApiError as exc:
                 raise ValueError(exc.message) from None
             now, ids = now_ms(), []
-            for record in records:
-                rec = self.portal.create(t, record["properties"], now, record.get("associations"))
-                if record.get("archived"):
-                    self.portal.archive(t, rec, now)
-                ids.append(rec["id"])
+            self.portal.listener = None  # scaffolding, not changes: no webhook events
+            try:
+                for record in records:
+                    rec = self.portal.create(t, record["properties"], now, record.get("associations"))
+                    if record.get("archived"):
+                        self.portal.archive(t, rec, now)
+                    ids.append(rec["id"])
+            finally:
+                self.portal.listener = self.webhooks.record_changed
             return {"object_type": t, "ids": ids}
+
+    def admin_action(self, method: str, action: str) -> Callable[[Request, dict[str, Any]], Any] | None:
+        """Sandbox control actions of this API: ``GET|DELETE webhook-deliveries`` (the webhook delivery
+        log) and ``POST ui-edit`` (a person edits a record in HubSpot's UI; see ``HubSpotWebhooks.ui_edit``)."""
+        if action == "webhook-deliveries" and method == "GET":
+            return lambda request, body: self.webhooks.deliveries_view(request.args)
+        if action == "webhook-deliveries" and method == "DELETE":
+            return lambda request, body: self.webhooks.clear_deliveries()
+        if action == "ui-edit" and method == "POST":
+            return lambda request, body: self.webhooks.ui_edit(body)
+        return None
 
     def _apply_settings(self) -> None:
         self.portal.search_delay_ms = int(float(self.settings["search_index_delay_seconds"]) * 1000)
@@ -219,20 +250,28 @@ class HubSpotApi:
         path = request.path.rstrip("/") or "/"
         if path.startswith("/oauth/"):
             return self._oauth(request, path)
+        if path.startswith("/webhooks/"):  # the developer API (hapikey), not the portal's
+            return self.webhooks.dispatch(request, path)
         try:
-            bucket, oauth = self.auth.authenticate(request.headers.get("Authorization"))
+            bucket, oauth_token = self.auth.authenticate(request.headers.get("Authorization"))
         except ApiError as exc:
             return json_response(exc.body(), exc.status)
         routed = self._route(request.method, path)
         if routed is None:
             return Response("", status=404)  # HubSpot's unknown paths answer an empty 404
+        accepted = oauth.accepted_scopes(request.method, path)
+        if accepted and not set(accepted) & set(self.auth.token_scopes(request.headers.get("Authorization"),
+                                                                         self.settings)):
+            exc = oauth.missing_scopes_error(accepted)
+            return json_response(exc.body(), exc.status)
         handler, match = routed
         is_search = handler == self._search
-        headers, policy = self.limiter.check(self.settings, bucket, search=is_search, oauth=oauth)
+        headers, policy = self.limiter.check(self.settings, bucket, search=is_search, oauth=oauth_token)
         if policy:
             return json_response(rate_limit_body(policy), 429, headers)
         try:
             with self._lock:
+                self.webhooks.source = ("INTEGRATION", str(APP_ID if bucket.startswith("oauth") else PRIVATE_APP_ID))
                 status, body = handler(request, *match.groups())
         except ApiError as exc:
             status, body = exc.status, exc.body()
@@ -250,6 +289,17 @@ class HubSpotApi:
     # -- OAuth --------------------------------------------------------------------------------------
 
     def _oauth(self, request: Request, path: str) -> Response:
+        if request.method == "GET" and path == "/oauth/authorize":  # the install page (app.hubspot.com)
+            try:
+                return Response("", status=302, headers={
+                    "Location": self.auth.authorize(request.args.to_dict(), self.settings)})
+            except AuthorizeError as exc:
+                return Response(exc.message, status=400, mimetype="text/plain")
+        if request.method == "POST" and path == "/oauth/v2/private-apps/get/access-token-info":
+            try:
+                return json_response(self.auth.private_app_token_info(self._json(request), self.settings))
+            except ApiError as exc:
+                return json_response(exc.body(), exc.status)
         if request.method == "POST" and path in ("/oauth/v1/token", "/oauth/v3/token"):
             try:
                 return json_response(self.auth.token(request.form.to_dict(), self.settings))
@@ -259,9 +309,9 @@ class HubSpotApi:
         if match and request.method in ("GET", "DELETE"):
             kind, token = match.groups()
             if kind == "access" and request.method == "GET":
-                info = self.auth.access_token_info(token)
+                info = self.auth.access_token_info(token, self.settings)
             elif kind == "refresh":
-                info = self.auth.refresh_token_info(token, delete=request.method == "DELETE")
+                info = self.auth.refresh_token_info(token, self.settings, delete=request.method == "DELETE")
                 if info is not None and request.method == "DELETE":
                     return Response("", status=204)
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,8 @@ class Portal:
     def __init__(self) -> None:
         self.search_delay_ms = 0
         self.currencies: list[str] = ["USD"]  # the enabled currencies (a setting of the API, not state)
+        # told of every create / update / archive: (kind, type, record, changed properties); webhooks.py
+        self.listener: Callable[[str, str, Record, dict[str, str | None]], None] | None = None
         self.clear()
 
     # -- state --------------------------------------------------------------------------------------
@@ -263,6 +265,8 @@ class Portal:
         for to_type, to_id, types in links:
             self.associate(t, rid, to_type, to_id, types)
         self._index(t, rid, props, now)
+        if self.listener is not None:
+            self.listener("creation", t, rec, {k: v for k, v in values.items() if v is not None})
         return rec
 
     def _add_unique(self, t: str, rec: Record) -> None:
@@ -281,6 +285,7 @@ class Portal:
         self._check_unique(t, values, rec["id"])
         self._drop_unique(t, rec)
         props = rec["properties"]
+        changed = {name: value for name, value in values.items() if props.get(name) != value}
         for name, value in values.items():
             if value is None:
                 props.pop(name, None)
@@ -290,6 +295,8 @@ class Portal:
         rec["updatedAt"] = now
         self._add_unique(t, rec)
         self._index(t, rec["id"], props, now)
+        if self.listener is not None and changed:
+            self.listener("propertyChange", t, rec, changed)
         return rec
 
     def archive(self, t: str, rec: Record, now: int) -> None:
@@ -304,6 +311,8 @@ class Portal:
             for to_id in list(targets):
                 self.unassociate(t, rec["id"], to_type, to_id)
         self._index(t, rec["id"], None, now)
+        if self.listener is not None:
+            self.listener("deletion", t, rec, {})
 
     # -- associations -------------------------------------------------------------------------------
 

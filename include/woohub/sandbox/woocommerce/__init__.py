@@ -6,7 +6,7 @@ Modules: ``api`` (routing, the :class:`WooCommerceApi` vendor emulator), ``auth`
 ``settings`` (the store options honoured: taxes, rounding, decimals), ``schema`` (WordPress's type checks:
 money is a JSON string), ``listing`` (filters, ordering, paging headers), ``payloads`` (object shapes),
 ``clock`` (frozen clock, site timezone, WordPress date rules), ``seed`` (a messy realistic store),
-``errors``.
+``webhooks`` (the ``/webhooks`` resource and signed, queued deliveries), ``errors``.
 
 Vendor settings (``POST /__sandbox__/config``, :meth:`WooCommerceApi.configure`): ``timezone``, ``clock``,
 ``advance_seconds``, ``seed_taxes`` (``"off"`` | ``"exclusive"`` | ``"inclusive"``: every following reset

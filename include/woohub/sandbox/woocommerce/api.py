@@ -30,6 +30,8 @@ from woohub.sandbox.woocommerce.listing import (
     sort_key_text,
 )
 from woohub.sandbox.woocommerce.store import ORDER_STATUS_SLUGS, Store
+from woohub.sandbox.woocommerce.webhooks import SETTINGS_DEFAULTS as WEBHOOK_SETTINGS
+from woohub.sandbox.woocommerce.webhooks import WooWebhooks
 
 SEED_TAXES = ("off", "exclusive", "inclusive")
 
@@ -71,6 +73,8 @@ class WooCommerceApi:
         self.store = Store(self.clock)
         self.auth = Authenticator()
         self._lock = threading.RLock()
+        self.webhooks = WooWebhooks(self)
+        self.store.on_change = self.webhooks.changed
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response], str]] = []
         route = self._route
         route("GET", r"products", self.list_products, "list")
@@ -119,6 +123,12 @@ class WooCommerceApi:
         route("PUT|PATCH|POST", r"settings/(general|tax)/([a-z_0-9]+)", self.update_setting, "edit")
         route("GET", r"data/currencies/current", self.current_currency, "view")
         route("GET", r"data/currencies/([A-Za-z]{3})", self.get_currency, "view")
+        route("GET", r"webhooks", self.webhooks.list, "list")
+        route("POST", r"webhooks", self.webhooks.create, "create")
+        route("POST|PUT|PATCH", r"webhooks/batch", self.webhooks.batch, "batch")
+        route("GET", r"webhooks/(\d+)", self.webhooks.get, "view")
+        route("PUT|PATCH|POST", r"webhooks/(\d+)", self.webhooks.update, "edit")
+        route("DELETE", r"webhooks/(\d+)", self.webhooks.delete, "delete")
         self.seed_taxes = "off"
         self.currency = "USD"
 
@@ -151,6 +161,7 @@ class WooCommerceApi:
                 if not authed:
                     code, message = _NOT_ALLOWED[permission]
                     raise WooError(401, code, message)
+                self.webhooks.base = self._ctx(request).base  # home_url() for X-WC-Webhook-Source
                 return handler(request, *[int(g) if g.isdigit() else g for g in groups])
         except WooError as exc:
             return wp_json(exc.body(), exc.status,
@@ -174,6 +185,7 @@ class WooCommerceApi:
         from woohub.sandbox.woocommerce.seed import seed_store, seed_tax_setup
 
         with self._lock:
+            self.webhooks.clear()
             tz = self.store.tz
             self.store.clear()
             self.store.tz = tz
@@ -185,20 +197,25 @@ class WooCommerceApi:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"store": self.store.snapshot(), "clock": self.clock.frozen}
+            return {"store": self.store.snapshot(), "clock": self.clock.frozen,
+                    "webhooks": self.webhooks.snapshot()}
 
     def restore(self, data: dict[str, Any]) -> None:
         with self._lock:
             self.store.restore(data["store"])
             self.clock.frozen = data.get("clock")
+            self.webhooks.restore(data.get("webhooks"))
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         """``timezone`` (site timezone), ``clock`` (freeze at a UTC time, ``None`` to unfreeze),
         ``advance_seconds`` (move a frozen clock), ``seed_taxes`` ("off" | "exclusive" | "inclusive": later
         resets start from a taxed store; it stays in force until set back to "off") and ``currency`` (the
         store currency, ``woocommerce_currency``: set now and by every later reset until set back to "USD";
-        ``PUT /settings/general/woocommerce_currency`` changes it for the current store only)."""
-        unknown = set(settings) - {"timezone", "clock", "advance_seconds", "seed_taxes", "currency"}
+        ``PUT /settings/general/woocommerce_currency`` changes it for the current store only); the webhook
+        delivery settings ``webhook_delay_seconds``, ``webhook_timeout_seconds`` and
+        ``webhook_ping_timeout_seconds`` (kept across resets, see :mod:`.webhooks`)."""
+        unknown = set(settings) - {"timezone", "clock", "advance_seconds", "seed_taxes", "currency",
+                                   *WEBHOOK_SETTINGS}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         if "seed_taxes" in settings and settings["seed_taxes"] not in SEED_TAXES:
@@ -206,6 +223,7 @@ class WooCommerceApi:
         if "currency" in settings and settings["currency"] not in S.currencies():
             raise ValueError(f"currency {settings['currency']!r} is not a currency WooCommerce knows")
         with self._lock:
+            webhook_settings = self.webhooks.configure({k: v for k, v in settings.items() if k in WEBHOOK_SETTINGS})
             if "seed_taxes" in settings:
                 self.seed_taxes = settings["seed_taxes"]
             if "currency" in settings:
@@ -220,7 +238,16 @@ class WooCommerceApi:
 
             return {"timezone": str(self.store.tz), "clock": fmt_gmt(self.clock.frozen),
                     "now": fmt_gmt(self.clock.now()), "seed_taxes": self.seed_taxes,
-                    "currency": self.store.settings["woocommerce_currency"]}
+                    "currency": self.store.settings["woocommerce_currency"], **webhook_settings}
+
+    def admin_action(self, method: str, action: str) -> Callable[[Request, dict[str, Any]], Any] | None:
+        """Sandbox control actions of this API (``/__sandbox__/<action>``): ``GET webhook-deliveries``
+        (the delivery log, see :meth:`WooWebhooks.deliveries_view`), ``DELETE webhook-deliveries``."""
+        if action == "webhook-deliveries" and method == "GET":
+            return lambda request, body: self.webhooks.deliveries_view(request.args)
+        if action == "webhook-deliveries" and method == "DELETE":
+            return lambda request, body: self.webhooks.clear_deliveries()
+        return None
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -539,6 +566,8 @@ class WooCommerceApi:
         rows = [self.store.products[v] for v in parent["variations"] if v in self.store.products]
         rows = [v for v in rows if (v["status"] != "trash" if "any" in statuses else v["status"] in statuses)]
         rows = [v for v in rows if not compiled or DateWindow.match(v, compiled)]
+        include = ids_param(request.args, "include")  # as /products (the variations controller extends it)
+        rows = [v for v in rows if include is None or v["id"] in include]
         order = enum_param(request.args, "order", "desc", ["asc", "desc"])
         orderby = enum_param(request.args, "orderby", "date", ["date", "id", "include", "title", "slug", "modified",
                                                                  "menu_order"])

@@ -4,6 +4,11 @@ Over HTTPS (here: ``X-Forwarded-Proto: https``) Basic auth or ``consumer_key``/`
 parameters; otherwise (and also over HTTPS when those are absent) OAuth 1.0a one-legged, HMAC-SHA1 or
 HMAC-SHA256, parameters in the ``Authorization: OAuth`` header or the query string, body not signed,
 timestamp within 15 minutes, nonces single-use. Over plain HTTP Basic credentials are silently ignored.
+
+Key permissions as ``WC_REST_Authentication::check_permissions``: a key is ``read``, ``write`` or
+``read_write`` (:data:`KEYS`); GET/HEAD need read, POST/PUT/PATCH/DELETE need write (OPTIONS always passes),
+else 401 ``woocommerce_rest_authentication_error`` "The API key provided does not have read|write
+permissions." — checked before the route is matched, as WooCommerce does it in ``rest_pre_dispatch``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,15 @@ from werkzeug.wrappers import Request
 
 CONSUMER_KEY = "ck_sandbox"
 CONSUMER_SECRET = "cs_sandbox"
+READ_KEY, READ_SECRET = "ck_sandbox_read", "cs_sandbox_read"
+WRITE_KEY, WRITE_SECRET = "ck_sandbox_write", "cs_sandbox_write"
+#: consumer key -> (secret, permissions), as the store's woocommerce_api_keys table holds them
+KEYS: dict[str, tuple[str, str]] = {
+    CONSUMER_KEY: (CONSUMER_SECRET, "read_write"),
+    READ_KEY: (READ_SECRET, "read"),
+    WRITE_KEY: (WRITE_SECRET, "write"),
+}
+_READS, _WRITES = ("GET", "HEAD"), ("POST", "PUT", "PATCH", "DELETE")
 TIMESTAMP_WINDOW = 15 * 60
 _REQUIRED = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
 
@@ -55,7 +69,15 @@ class Authenticator:
         self._nonces: dict[str, int] = {}
 
     def authenticate(self, request: Request, now: int) -> bool:
-        """True when authenticated, False when no (usable) credentials were sent; raises AuthError."""
+        """True when authenticated (and the key may use the request's method), False when no (usable)
+        credentials were sent; raises AuthError."""
+        key = self._authenticated_key(request, now)
+        if key is None:
+            return False
+        check_permissions(KEYS[key][1], request.method)
+        return True
+
+    def _authenticated_key(self, request: Request, now: int) -> str | None:
         if is_https(request):
             if request.authorization is not None and request.authorization.type == "basic":
                 return self._check_key_secret(request.authorization.username, request.authorization.password)
@@ -64,30 +86,31 @@ class Authenticator:
         return self._oauth(request, now)
 
     @staticmethod
-    def _check_key_secret(key: str | None, secret: str | None) -> bool:
-        if key != CONSUMER_KEY:
+    def _check_key_secret(key: str | None, secret: str | None) -> str:
+        if key not in KEYS:
             raise AuthError("Consumer key is invalid.")
-        if not hmac.compare_digest(secret or "", CONSUMER_SECRET):
+        if not hmac.compare_digest(secret or "", KEYS[key][0]):
             raise AuthError("Consumer secret is invalid.")
-        return True
+        return key
 
-    def _oauth(self, request: Request, now: int) -> bool:
+    def _oauth(self, request: Request, now: int) -> str | None:
         header = request.headers.get("Authorization", "")
         params = _parse_oauth_header(header) if header else {}
         if not params:
             params = {k: v for k, v in request.args.items() if k.startswith("oauth_")}
         if not any(k in params for k in _REQUIRED):
-            return False
+            return None
         for name in _REQUIRED:
             if not params.get(name):
                 raise AuthError(f"Missing OAuth parameter {name}", "woocommerce_rest_authentication_missing_parameter")
-        if params["oauth_consumer_key"] != CONSUMER_KEY:
+        key = params["oauth_consumer_key"]
+        if key not in KEYS:
             raise AuthError("Consumer key is invalid.")
-        self._check_signature(request, params)
+        self._check_signature(request, params, KEYS[key][0])
         self._check_timestamp_and_nonce(params, now)
-        return True
+        return key
 
-    def _check_signature(self, request: Request, oauth: dict[str, str]) -> None:
+    def _check_signature(self, request: Request, oauth: dict[str, str], secret: str) -> None:
         method = oauth["oauth_signature_method"]
         if method not in ("HMAC-SHA1", "HMAC-SHA256"):
             raise AuthError("Invalid signature - signature method is invalid.")
@@ -105,7 +128,7 @@ class Authenticator:
         query = "%26".join(_rawurlencode(f"{k}={v}") for k, v in normalized)
         string_to_sign = f"{request.method}&{_rawurlencode(base_uri)}&{query}"
         algorithm = hashlib.sha1 if method == "HMAC-SHA1" else hashlib.sha256
-        digest = hmac.new(f"{CONSUMER_SECRET}&".encode(), string_to_sign.encode(), algorithm).digest()
+        digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode(), algorithm).digest()
         expected = base64.b64encode(digest).decode()
         if not hmac.compare_digest(expected, oauth["oauth_signature"]):
             raise AuthError("Invalid signature - provided signature does not match.")
@@ -124,3 +147,15 @@ class Authenticator:
         if nonce in self._nonces:
             raise AuthError("Invalid nonce - nonce has already been used.")
         self._nonces[nonce] = timestamp
+
+
+def check_permissions(permissions: str, method: str) -> None:
+    """Refuse a method the key's permissions do not allow, with WooCommerce's 401."""
+    if method in _READS:
+        if permissions not in ("read", "read_write"):
+            raise AuthError("The API key provided does not have read permissions.")
+    elif method in _WRITES:
+        if permissions not in ("write", "read_write"):
+            raise AuthError("The API key provided does not have write permissions.")
+    elif method != "OPTIONS":
+        raise AuthError("Unknown request method.")

@@ -11,6 +11,7 @@ import copy
 import random
 import re
 import string
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +50,13 @@ class Store:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.tz = ZoneInfo("UTC")
+        # the webhook topics' hooks: (resource, event, id) on every write a topic fires on (see webhooks.py)
+        self.on_change: Callable[[str, str, int], None] | None = None
         self.clear()
+
+    def _changed(self, resource: str, event: str, record_id: int) -> None:
+        if self.on_change is not None:
+            self.on_change(resource, event, record_id)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -312,6 +319,7 @@ class Store:
         if parent:
             parent["variations"].append(pid)
             self._touch(parent, now)
+        self._changed("product", "created", pid)
         return p
 
     def _apply_product(self, p: dict[str, Any], body: dict[str, Any]) -> None:
@@ -365,6 +373,7 @@ class Store:
             p["slug"] = p.pop("generated_slug")
 
     def update_product(self, p: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        was_trashed = p["status"] == "trash"
         if "sku" in body:
             self._check_sku(body["sku"], p["id"])
         if "type" in body and body["type"] not in PRODUCT_TYPES:
@@ -375,6 +384,9 @@ class Store:
         if p["type"] != "variation":
             self._hold_draft_slug(p)
         self._touch(p)
+        if was_trashed and p["status"] != "trash":
+            self._changed("product", "restored", p["id"])
+        self._changed("product", "updated", p["id"])
         return p
 
     def trash_product(self, p: dict[str, Any]) -> None:
@@ -386,6 +398,7 @@ class Store:
         p["status"] = "trash"
         p["slug"] = p["slug"] + "__trashed"
         self._touch(p)
+        self._changed("product", "deleted", p["id"])
         for vid in p.get("variations") or []:
             v = self.products.get(vid)
             if v is not None and v["status"] != "trash":
@@ -393,6 +406,7 @@ class Store:
                                    self.meta("_wp_trash_meta_time", str(self.clock.now()))]
                 v["status"] = "trash"
                 self._touch(v)
+                self._changed("product", "deleted", v["id"])
 
     def delete_product(self, p: dict[str, Any]) -> None:
         self.products.pop(p["id"], None)
@@ -446,6 +460,7 @@ class Store:
         for part in ("billing", "shipping"):
             c[part] = {k: str(v) for k, v in (body.get(part) or {}).items() if k in (*ADDRESS_KEYS, "email", "phone")}
         self.customers[cid] = c
+        self._changed("customer", "created", cid)
         return c
 
     def update_customer(self, c: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -470,6 +485,7 @@ class Store:
             if isinstance(body.get(part), dict):
                 c[part].update({k: str(v) for k, v in body[part].items() if k in (*ADDRESS_KEYS, "email", "phone")})
         self._touch(c)
+        self._changed("customer", "updated", c["id"])
         return c
 
     @staticmethod
@@ -482,6 +498,8 @@ class Store:
     def delete_customer(self, c: dict[str, Any]) -> None:
         """``wp_delete_user``; WooCommerce then sets the customer's orders to guest orders (customer_id 0,
         billing kept), which bumps their date_modified."""
+        if c["role"] == "customer":  # delete_user: only a user with the customer role is delivered
+            self._changed("customer", "deleted", c["id"])
         del self.customers[c["id"]]
         for order in self.orders.values():
             if order["customer_id"] == c["id"]:
@@ -713,6 +731,7 @@ class Store:
                 self.seq["post"] = oid
             raise
         self.orders[oid] = order
+        self._changed("order", "created", oid)
         return order
 
     def _apply_order(self, order: dict[str, Any], body: dict[str, Any], creating: bool = False) -> None:
@@ -917,11 +936,15 @@ class Store:
             item["meta_data"].remove(reduced)
 
     def update_order(self, order: dict[str, Any], body: dict[str, Any], *, batch: bool = False) -> dict[str, Any]:
+        was_trashed = order["status"] == "trash"
         self._check_billing_email(body, batch)
         self._check_status(body)
         self._check_currency(body, batch)
         self._apply_order(order, body)
         self._touch(order)
+        if was_trashed and order["status"] != "trash":
+            self._changed("order", "restored", order["id"])
+        self._changed("order", "updated", order["id"])
         return order
 
     def trash_order(self, order: dict[str, Any]) -> None:
@@ -930,6 +953,7 @@ class Store:
         self._record_sales(order, False)
         order["status"] = "trash"
         self._touch(order)
+        self._changed("order", "deleted", order["id"])
 
     def delete_order(self, order: dict[str, Any]) -> None:
         self._record_sales(order, False)
@@ -1004,4 +1028,5 @@ class Store:
         self.refunds[rid] = refund
         order["refund_ids"].append(rid)
         self._touch(order, now)
+        self._changed("order", "updated", order["id"])  # woocommerce_order_refunded
         return refund
