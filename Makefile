@@ -23,7 +23,7 @@ demo: $(STAMP)
 PYTEST_ARGS ?= -n 3 --dist loadfile
 # tests that need a test process of their own (they read Airflow's process-wide metadata DB and secrets
 # state, or run a LocalExecutor whose timing the parallel run disturbs); they run after the rest, in one process
-OWN_PROCESS_TESTS := tests/security/test_secrets_grep.py tests/security/test_oauth_flow.py tests/hooks/test_hubspot_token_persistence.py
+OWN_PROCESS_TESTS := tests/security/test_secrets_grep.py tests/security/test_oauth_flow.py tests/security/test_connection_writeback.py tests/webhooks/test_registration.py tests/hooks/test_hubspot_token_persistence.py
 
 test: $(STAMP)
 	scripts/ensure_chromium.sh
