@@ -35,12 +35,12 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from woohub.cli import _engine
+    from woohub.cli import _engine, _plain
     from woohub.core import erasure
 
     rows = erasure.erasures(_engine(args))
     for row in rows:
-        print(json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}))
+        print(json.dumps({key: _plain(value) for key, value in row.items()}))
     print(f"{len(rows)} erasure(s)", file=sys.stderr)
     return 0
 
