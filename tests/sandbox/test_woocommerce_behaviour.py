@@ -197,3 +197,23 @@ def test_faults_and_state_round_trip(woo: Any) -> None:
     woo.woo.restore(snapshot)
     assert get(woo, "customers", params={"email": "keep@example.com"}).headers["X-WP-Total"] == "1"
     assert woo.woo.stats()["api"] == "woocommerce"
+
+
+def test_a_request_held_by_a_slow_fault_across_a_reset_does_not_write_into_the_new_store(woo: Any) -> None:
+    """A test that kills its client while the sandbox holds a slowed write must not leave that write to land
+    in the next test's freshly reset store (where the same ids exist again)."""
+    import threading
+
+    woo.woo.set_faults({"kind": "slow", "delay_seconds": 1.5, "path": "/customers", "method": "POST"})
+    answers: list[requests.Response] = []
+    held = threading.Thread(target=lambda: answers.append(send(woo, "POST", "customers",
+                                                                {"email": "ghost@example.com"})))
+    held.start()
+    time.sleep(0.5)
+    woo.woo.reset(empty=True)
+    held.join(timeout=10)
+    assert answers and answers[0].status_code == 503
+    assert get(woo, "customers", params={"email": "ghost@example.com"}).headers["X-WP-Total"] == "0"
+
+    woo.woo.set_faults({"kind": "slow", "delay_seconds": 0.2, "path": "/customers", "method": "POST"})
+    assert send(woo, "POST", "customers", {"email": "kept@example.com"}).status_code == 201  # no reset: applied

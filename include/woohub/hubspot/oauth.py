@@ -34,6 +34,8 @@ from urllib.parse import quote, urlencode
 import requests
 from airflow.sdk.exceptions import AirflowFailException
 
+from woohub.core.secrets import mask
+
 log = logging.getLogger(__name__)
 
 AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
@@ -213,9 +215,12 @@ def exchange_code(client_id: str, client_secret: str, code: str, redirect_uri: s
         raise TokenExchangeError(f"HubSpot refused the code exchange ({response.status_code}): {status}: "
                                  f"{str(body.get('message', ''))[:200]}", status=status,
                                  http_status=response.status_code)
-    return TokenGrant(access_token=str(body.get("access_token", "")), refresh_token=str(body["refresh_token"]),
-                      expires_in=int(body.get("expires_in", 0)), scopes=tuple(body.get("scopes") or ()),
-                      hub_id=body.get("hub_id"))
+    grant = TokenGrant(access_token=str(body.get("access_token", "")), refresh_token=str(body["refresh_token"]),
+                       expires_in=int(body.get("expires_in", 0)), scopes=tuple(body.get("scopes") or ()),
+                       hub_id=body.get("hub_id"))
+    mask(grant.access_token)  # from here on any log line that repeats a token shows *** instead
+    mask(grant.refresh_token)
+    return grant
 
 
 def store_tokens(conn_id: str, grant: TokenGrant, client_id: str) -> str | None:

@@ -68,7 +68,9 @@ class FaultRule:
     """One injected fault.
 
     ``kind``: ``"status"`` (answer ``status`` with the vendor's error body, ``retry_after`` seconds in a
-    ``Retry-After`` header when set), ``"slow"`` (sleep ``delay_seconds``, then answer normally) or
+    ``Retry-After`` header when set), ``"slow"`` (sleep ``delay_seconds``, then answer normally; a request
+    still asleep when the sandbox is reset or restored is answered 503 and not applied, so a test's slowed
+    request cannot write into the next test's store) or
     ``"drop"`` (close the connection without an answer).
     A request matches when ``method`` (``"*"`` for any) and the regular expression ``path`` (searched in the
     request path) match. Among matches, ``rate`` (0..1) of requests get the fault, drawn from a random
@@ -167,6 +169,9 @@ class SandboxServer:
         self._rules: list[FaultRule] = []
         self._routes: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
+        #: bumped by every reset and state restore: a request held by a ``slow`` fault across one belongs to
+        #: a store that no longer exists and must not write into the new one (see :meth:`_vendor`)
+        self._epoch = 0
         self._server: BaseWSGIServer = make_server(
             host, port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
@@ -216,7 +221,13 @@ class SandboxServer:
             self._count(request, "dropped")
             raise _DropConnection
         if rule is not None and rule.kind == "slow":
+            epoch = self._epoch
             time.sleep(rule.delay_seconds)
+            if epoch != self._epoch:  # reset (or restored) while it slept: its store is gone
+                log.info("sandbox %s: %s %s was held across a reset; answered 503, not applied", self.api.name,
+                         request.method, request.path)
+                self._count(request, "503")
+                return self.api.error_response(503)
         if rule is not None and rule.kind == "status":
             response = self.api.error_response(rule.status, retry_after=rule.retry_after)
         else:
@@ -265,6 +276,7 @@ class SandboxServer:
             self._rules.clear()
             self._routes.clear()
             self._statuses.clear()
+            self._epoch += 1
         self.api.reset(options)
         return {"api": self.api.name, "seeded": asdict(options)}
 
@@ -307,6 +319,8 @@ class SandboxServer:
         return self.api.snapshot()
 
     def _admin_post_state(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._epoch += 1
         self.api.restore(body)
         return {"api": self.api.name, "restored": True}
 
