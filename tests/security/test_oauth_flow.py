@@ -186,6 +186,12 @@ def test_the_sandbox_refuses_what_hubspot_refuses_in_the_install_and_the_code_ex
     with pytest.raises(TokenExchangeError) as used:
         exchange_code(CLIENT_ID, CLIENT_SECRET, code, registered, token_url=token_url)
     assert used.value.status == "BAD_AUTH_CODE", "a code is burnt by its first exchange, even a refused one"
+    from airflow._shared.secrets_masker import redact
+
+    fresh = parse_qs(urlsplit(install(CLIENT_ID, registered).headers["Location"]).query)["code"][0]
+    grant = exchange_code(CLIENT_ID, CLIENT_SECRET, fresh, registered, token_url=token_url)
+    line = f"got {grant.access_token} and {grant.refresh_token}"
+    assert redact(line) == "got *** and ***", "the exchanged tokens must be masked in every later log line"
     info = requests.post(f"{sandbox.hubspot_url}/oauth/v2/private-apps/get/access-token-info", timeout=30,
                          json={"tokenKey": "pat-na1-unknown"})
     assert info.status_code == 401
