@@ -8,15 +8,12 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -24,6 +21,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from tests.conftest import PROJECT_ROOT, Sandbox
 from tests.helpers import free_port
+from woohub.testing.airflow_processes import file_tail, stop_process_groups, wait_for_api_server
 
 #: a guest order's billing email and a customer's account email that WooCommerce's API would refuse but a
 #: real store can hold (imported, or written by a plugin): the suites quarantine both
@@ -183,7 +181,7 @@ def api_server_process(report_paths: ReportPaths, airflow_db: None,
     try:
         yield ApiServerProcess(process, f"http://127.0.0.1:{port}", passwords, log)
     finally:
-        _stop(process)
+        stop_process_groups([process])
 
 
 @pytest.fixture(scope="module")
@@ -208,35 +206,9 @@ def synced_staging(sandbox: Sandbox, airflow_db: None, report_paths: ReportPaths
                          drifted, (first.run_id, second.run_id))
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, deadline: float = 90.0) -> None:
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        if process.poll() is not None:
-            raise RuntimeError(f"airflow api-server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"airflow api-server did not answer within {deadline:.0f} s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def airflow_api(api_server_process: ApiServerProcess, synced_staging: SyncedStaging) -> AirflowApi:
     """The running API server, once it answers (after the sync run)."""
-    _wait_until_up(api_server_process.url, api_server_process.process, api_server_process.log)
+    wait_for_api_server(api_server_process.url, {"api-server": api_server_process.process},
+                        file_tail(api_server_process.log), 90.0)
     return AirflowApi(api_server_process.url, api_server_process.passwords, api_server_process.log)
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    """Stop the API server and whatever it started (its own process group); after 3 s of graceful shutdown
-    it is killed (by then the tests are done with it)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)

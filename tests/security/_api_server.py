@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 import requests
 
 from tests.helpers import free_port
+from woohub.testing.airflow_processes import file_tail, stop_process_groups, wait_for_api_server
 
 
 @dataclass(frozen=True)
@@ -63,33 +62,7 @@ def api_server(base: Path, roles: dict[str, str], env: dict[str, str] | None = N
         process = subprocess.Popen([airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=settings,
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}", process, log)
+        wait_for_api_server(f"http://127.0.0.1:{port}", {"api-server": process}, file_tail(log), 90.0)
         yield ApiServer(port, passwords, log)
     finally:
-        _stop(process)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, deadline: float = 90.0) -> None:
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        if process.poll() is not None:
-            raise RuntimeError(f"airflow api-server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"airflow api-server did not answer within {deadline:.0f} s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and what it started (its own process group): SIGTERM, SIGKILL after 3 s."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        stop_process_groups([process])

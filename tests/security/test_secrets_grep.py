@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import requests
 from tests.conftest import PROJECT_ROOT, Sandbox
 from tests.helpers import free_port
 from woohub.sandbox.control import isolated_airflow_env
+from woohub.testing.airflow_processes import file_tail, stop_process_groups, wait_for_api_server
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"  # what the HubSpot sandbox accepts
 WOO_KEY, WOO_SECRET = "ck_sandbox", "cs_sandbox"
@@ -122,20 +122,6 @@ def _environment(home: Path, work: Path, sandbox: Sandbox, api_port: int, plante
     return env
 
 
-def _wait_for_api(url: str, process: subprocess.Popen[bytes], log: Path, deadline: float = 120.0) -> None:
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        if process.poll() is not None:
-            raise RuntimeError(f"api-server exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"api-server did not answer within {deadline:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 def _wait_for_serialized_dags(db: Path, runs: dict[str, subprocess.Popen[bytes]], deadline: float = 120.0) -> None:
     stop = time.monotonic() + deadline
     while time.monotonic() < stop and all(p.poll() is None for p in runs.values()):
@@ -177,16 +163,6 @@ def _wait_for_runs(db: Path, runs: dict[str, subprocess.Popen[bytes]], after_id:
     return {dag_id: states.get(dag_id, "no run") for dag_id in runs}
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def full_run(sandbox: Sandbox, airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Both sync DAGs run by a real executor; what to grep, and the secrets planted and issued."""
@@ -217,7 +193,7 @@ def full_run(sandbox: Sandbox, airflow_db: None, tmp_path_factory: pytest.TempPa
                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     outputs.append(api_log)
     try:
-        _wait_for_api(f"http://127.0.0.1:{api_port}", api, api_log)
+        wait_for_api_server(f"http://127.0.0.1:{api_port}", {"api-server": api}, file_tail(api_log))
         started = time.monotonic()
         after_id = _last_run_id(home / "airflow.db")
         logical = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -236,10 +212,10 @@ def full_run(sandbox: Sandbox, airflow_db: None, tmp_path_factory: pytest.TempPa
             states = _wait_for_runs(home / "airflow.db", runs, after_id)
         finally:
             for process in runs.values():
-                _stop(process)
+                stop_process_groups([process], 10.0)
         print(f"both DAG runs by the LocalExecutor took {time.monotonic() - started:.1f} s")
     finally:
-        _stop(api)
+        stop_process_groups([api], 10.0)
         sandbox.woo.clear_faults()
         sandbox.hubspot.clear_faults()
     auth = sandbox.hubspot.state()["auth"]

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, select
 
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import free_port
-from tests.report_ui.conftest import AirflowApi, _stop, _wait_until_up
+from tests.report_ui.conftest import AirflowApi
+from woohub.testing.airflow_processes import file_tail, stop_process_groups, wait_for_api_server
 from woohub.webhooks import WOOCOMMERCE_CHANGES, signatures
 
 DAG_ID = "woocommerce_to_hubspot"
@@ -95,10 +96,10 @@ def airflow_with_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
                                timeout=240, check=False)
         assert parse.returncode == 0, (parse.stdout + parse.stderr)[-5000:]
         url = f"http://127.0.0.1:{port}"
-        _wait_until_up(url, process, log)
+        wait_for_api_server(url, {"api-server": process}, file_tail(log), 90.0)
         yield AirflowApi(url, passwords, log), work / "staging.db"
     finally:
-        _stop(process)
+        stop_process_groups([process])
         shutil.rmtree(work / "home", ignore_errors=True)
 
 

@@ -160,14 +160,10 @@ def plan_run(engine: Engine, run_id: str, run_type: str, interval_start: datetim
     if mark is None and not full:
         log.warning("no high-water mark yet: this %s run syncs only its window; the first scheduled run (or a "
                     "run with full_resync) does the initial full load", run_type)
-    claimed = 0 if dry_run else dead_letters.claim_due(engine, run_id, now=now)
     return RunPlan(
         run_id=run_id, run_type=run_type, start=None if full else (start - overlap).isoformat(),
-        end=end.isoformat(), full=full, moves_marks=scheduled and not dry_run, dry_run=dry_run,
-        rewrite=bool(params.get("full_resync")), recheck_quarantine=bool(params.get("recheck_quarantine")),
-        max_quarantine_share=float(_given(params, "max_quarantine_share", DEFAULT_MAX_QUARANTINE_SHARE)),
-        quarantine_floor=int(_given(params, "quarantine_floor", DEFAULT_QUARANTINE_FLOOR)),
-        retries_claimed=claimed,
+        end=end.isoformat(), full=full, moves_marks=scheduled and not dry_run,
+        **_run_settings(engine, run_id, params, now),
         **(claim_targets(engine, event_streams, run_id) if scheduled and event_streams else {}),
     )
 
@@ -176,20 +172,27 @@ def _plan_targets_only(engine: Engine, run_id: str, params: Mapping[str, Any], e
                        now: datetime) -> RunPlan:
     """The plan of a webhook-triggered run: its claimed events' records, read by id; an empty window at
     ``now`` that no extract walks; no mark moves (the window params of a manual run do not apply)."""
-    dry_run = bool(params.get("dry_run"))
-    claimed = 0 if dry_run else dead_letters.claim_due(engine, run_id, now=now)
+    settings = _run_settings(engine, run_id, params, now)
     claim = claim_targets(engine, event_streams, run_id)
     log.info("webhook-triggered run: %s", ", ".join(f"{stream} {len(ids)}" for stream, ids in
                                                     (claim.get("targets") or {}).items()) or "no pending events")
     return RunPlan(
         run_id=run_id, run_type=ASSET_TRIGGERED, start=now.isoformat(), end=now.isoformat(), full=False,
-        moves_marks=False, dry_run=dry_run, rewrite=bool(params.get("full_resync")),
-        recheck_quarantine=bool(params.get("recheck_quarantine")),
-        max_quarantine_share=float(_given(params, "max_quarantine_share", DEFAULT_MAX_QUARANTINE_SHARE)),
-        quarantine_floor=int(_given(params, "quarantine_floor", DEFAULT_QUARANTINE_FLOOR)),
-        retries_claimed=claimed, walks_window=False,
-        **({"targets": {}, "target_parents": {}} | claim),
+        moves_marks=False, walks_window=False, **settings, **({"targets": {}, "target_parents": {}} | claim),
     )
+
+
+def _run_settings(engine: Engine, run_id: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The :class:`RunPlan` fields every run type takes alike from its params, and its claim of the due dead
+    letters (none on a dry run)."""
+    dry_run = bool(params.get("dry_run"))
+    return {
+        "dry_run": dry_run, "rewrite": bool(params.get("full_resync")),
+        "recheck_quarantine": bool(params.get("recheck_quarantine")),
+        "max_quarantine_share": float(_given(params, "max_quarantine_share", DEFAULT_MAX_QUARANTINE_SHARE)),
+        "quarantine_floor": int(_given(params, "quarantine_floor", DEFAULT_QUARANTINE_FLOOR)),
+        "retries_claimed": 0 if dry_run else dead_letters.claim_due(engine, run_id, now=now),
+    }
 
 
 def claim_targets(engine: Engine, streams: Sequence[str], run_id: str) -> dict[str, Any]:

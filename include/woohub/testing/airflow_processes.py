@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ class LocalAirflow:
 
     def stop(self, grace: float = 5.0) -> None:
         """End every process group (TERM, then KILL; all at once), then drop the PostgreSQL metadata database."""
-        _stop_groups(list(self.processes.values()), grace)
+        stop_process_groups(list(self.processes.values()), grace)
         self.processes.clear()
         if self.metadata_database and self.postgres_server:
             from sqlalchemy import create_engine, text
@@ -149,16 +149,7 @@ class LocalAirflow:
 
     def wait_until_up(self, timeout: float = 120.0) -> None:
         """Until the API server answers its health check (``RuntimeError`` if a component died or time ran out)."""
-        stop = time.monotonic() + timeout
-        while time.monotonic() < stop:
-            self.check_alive()
-            try:
-                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"the API server did not answer within {timeout:.0f} s:\n{self.log_tail('api-server')}")
+        wait_for_api_server(self.url, self.processes, self.log_tail, timeout)
 
     def check_alive(self) -> None:
         """``RuntimeError`` with the log's tail when a component has exited."""
@@ -324,8 +315,35 @@ class LocalAirflow:
         return connections
 
 
-def _stop_groups(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
-    """TERM the process groups ``processes`` lead; KILL those still there after ``grace`` seconds."""
+def wait_for_api_server(url: str, processes: Mapping[str, subprocess.Popen[bytes]],
+                        log_tail: Callable[[str], str], timeout: float = 120.0) -> None:
+    """Until the Airflow API server at ``url`` answers its health check. ``RuntimeError`` with the log's tail
+    (``log_tail(name)``) when one of ``processes`` (name -> process) exits first, or with the API server's
+    log when ``timeout`` seconds pass."""
+    stop = time.monotonic() + timeout
+    while time.monotonic() < stop:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{log_tail(name)}")
+        try:
+            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"the API server did not answer within {timeout:.0f} s:\n{log_tail('api-server')}")
+
+
+def file_tail(path: Path, chars: int = 4000) -> Callable[[str], str]:
+    """A ``log_tail`` for :func:`wait_for_api_server` when every process writes one log file."""
+    return lambda _name: path.read_text(errors="replace")[-chars:] if path.exists() else f"(no log {path})"
+
+
+def stop_process_groups(processes: Iterable[subprocess.Popen[Any]], grace: float = 3.0) -> None:
+    """TERM the process groups ``processes`` lead (each started with ``start_new_session=True``); KILL those
+    still there after ``grace`` seconds. A leader that already exited is signalled too: its group may not
+    have."""
+    processes = list(processes)
     for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         for process in processes:
             try:
@@ -344,4 +362,4 @@ def _stop_groups(processes: list[subprocess.Popen[bytes]], grace: float) -> None
 
 
 __all__ = ["COMPONENTS", "FAR_AWAY_CRON", "HUBSPOT_CLIENT_SECRET", "LATENCY_SETTINGS", "WOO_WEBHOOK_SECRET",
-           "LocalAirflow"]
+           "LocalAirflow", "file_tail", "stop_process_groups", "wait_for_api_server"]
