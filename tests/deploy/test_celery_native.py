@@ -22,6 +22,7 @@ from tests.e2e.test_woocommerce_to_hubspot import hubspot_records, staging_rows,
 from tests.helpers import POSTGRES_URL_VAR
 from woohub.deploy.native import NativeCeleryDeployment
 from woohub.sandbox.control import SandboxControl
+from woohub.testing.airflow_processes import LATENCY_SETTINGS
 
 pytestmark = pytest.mark.postgres
 SYNC_DAGS = ("woocommerce_to_hubspot", "hubspot_to_woocommerce")
@@ -75,8 +76,11 @@ def test_both_syncs_run_on_two_celery_workers(tmp_path: Path) -> None:
         pytest.skip(f"the Celery deployment test needs {POSTGRES_URL_VAR}; .ci/run sets it")
     if not _redis_up():
         pytest.skip(f"the Celery deployment test needs Redis at {REDIS_URL}")
+    # the DAG processor parses the files once (the runs read the serialized DAGs) instead of every 30 s with
+    # two processes: on a 2-core machine that re-parsing competes with the workers for the whole test
+    parse_once = {k: v for k, v in LATENCY_SETTINGS.items() if k.startswith("AIRFLOW__DAG_PROCESSOR__")}
     with NativeCeleryDeployment(tmp_path / "deployment", postgres_url=os.environ[POSTGRES_URL_VAR],
-                                redis_url=REDIS_URL, workers=2, concurrency=1) as deployment:
+                                redis_url=REDIS_URL, workers=2, concurrency=1, environment=parse_once) as deployment:
         try:
             check_deployment(deployment)
         except BaseException:
