@@ -137,15 +137,20 @@ def test_signed_webhooks_sync_both_ways_without_the_schedule_and_forged_ones_cha
     hubspot_url = airflow.webhook_url("hubspot")
     stale = post(hubspot_url, *hubspot_delivery(hubspot_url, deal_id, age_seconds=600))
     wrong = post(hubspot_url, *hubspot_delivery(hubspot_url, deal_id, secret="not-the-app-secret"))
-    assert (stale.status_code, wrong.status_code) == (401, 401)
+    body, headers = hubspot_delivery(hubspot_url, deal_id)
+    unsigned = post(hubspot_url, body, {k: v for k, v in headers.items() if k != "X-HubSpot-Signature-v3"})
+    assert (stale.status_code, wrong.status_code, unsigned.status_code) == (401, 401, 401)
     assert event_count(airflow) == 1
 
-    accepted = post(hubspot_url, *hubspot_delivery(hubspot_url, deal_id))
+    accepted = post(hubspot_url, body, headers)
     assert accepted.status_code == 200 and accepted.json()["recorded"] == 1, accepted.text
     run = airflow.wait_for_run(H2W, run_type="asset_triggered", timeout=150)
     assert run["state"] == "success", airflow.log_tail("scheduler")
     orders = orders_of_deal(sandbox, deal_id)
     assert len(orders) == 1 and orders[0]["customer_id"] == ada["id"]
+
+    replayed = post(hubspot_url, body, headers)  # the same delivery again, within the timestamp's 5 minutes
+    assert replayed.status_code == 200 and replayed.json()["recorded"] == 0, replayed.text
 
     # forged, stale and replayed deliveries woke nothing: one run per DAG, both webhook-triggered
     assert [r["run_type"] for r in airflow.runs(W2H)] == ["asset_triggered"]

@@ -76,7 +76,7 @@ def _update_metadata_db(conn_id: str, updates: Mapping[str, Any]) -> bool:
         from airflow.models.connection import Connection as ConnectionRow
         from airflow.utils.session import create_session
 
-        with create_session() as session:
+        with create_session(scoped=False) as session:  # a transaction of its own, never a caller's
             stored = session.query(ConnectionRow).filter(ConnectionRow.conn_id == conn_id).one_or_none()
             if stored is None:
                 return False

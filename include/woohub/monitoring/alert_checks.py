@@ -163,7 +163,7 @@ def alert_if_self_paused(dag_run: Any, msg: str = "task_failure", *, engine: Eng
     if session is None:  # a detached run (dag.test() runs tasks through sessions that detach it): read afresh
         from airflow.utils.session import create_session
 
-        with create_session() as fresh:
+        with create_session(scoped=False) as fresh:
             return _alert_if_pausing(fresh, dag_run, limit, engine)
     return _alert_if_pausing(session, dag_run, limit, engine)
 

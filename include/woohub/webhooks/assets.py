@@ -36,7 +36,7 @@ def emit_changes(source: str, extra: Mapping[str, Any] | None = None) -> bool:
 
     uri = CHANGES_ASSET[source]
     emitted = 0
-    with create_session() as session:
+    with create_session(scoped=False) as session:  # not the request thread's session (see report_ui.app)
         for asset in session.scalars(select(AssetModel).where(AssetModel.uri == uri)).all():
             if asset_manager.register_asset_change(asset=asset, extra=dict(extra or {}), source_is_api=True,
                                                    session=session) is not None:
