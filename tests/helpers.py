@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from woohub.sandbox.control import free_port
@@ -136,3 +137,17 @@ def run_dag_test(dag_id: str, logical_date: datetime, conf: dict[str, Any] | Non
         return dag.test(logical_date=logical_date, run_conf=conf or {})
     with _runs_created_as_scheduled():
         return dag.test(logical_date=logical_date, run_conf=conf or {})
+
+
+def copy_sqlite_database(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite database ``source`` through SQLite's backup API. Not a file copy:
+    Airflow runs its metadata database in WAL mode, and the newest commits may still be in ``<file>-wal``,
+    which a copy of the main file alone leaves out (the copy is then stale, or unreadable)."""
+    import sqlite3
+
+    source_db, target_db = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        source_db.backup(target_db)
+    finally:
+        target_db.close()
+        source_db.close()

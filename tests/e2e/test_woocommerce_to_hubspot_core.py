@@ -126,11 +126,12 @@ def start_run(tmp_path: Path, name: str, logical_date: datetime, conf: dict, kin
     """A DAG run in its own process with its own copy of the Airflow metadata DB (two dag.test() runs must not
     share one SQLite metadata file); staging and the sandboxes are shared, as with two real workers."""
     import json
-    import shutil
+
+    from tests.helpers import copy_sqlite_database
 
     home = Path(os.environ["AIRFLOW_HOME"])
     metadata = tmp_path / f"{name}-airflow.db"
-    shutil.copy(home / "airflow.db", metadata)
+    copy_sqlite_database(home / "airflow.db", metadata)
     env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata}"}
     return subprocess.Popen([sys.executable, "-c", _CONCURRENT_RUN, str(PROJECT_ROOT), logical_date.isoformat(),
                              json.dumps(conf), kind], env=env, cwd=PROJECT_ROOT, text=True,

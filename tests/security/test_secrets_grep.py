@@ -37,7 +37,7 @@ import pytest
 import requests
 
 from tests.conftest import PROJECT_ROOT, Sandbox
-from tests.helpers import free_port
+from tests.helpers import copy_sqlite_database, free_port
 from woohub.sandbox.control import isolated_airflow_env
 from woohub.testing.airflow_processes import file_tail, stop_process_groups, wait_for_api_server
 
@@ -169,14 +169,7 @@ def full_run(sandbox: Sandbox, airflow_db: None, tmp_path_factory: pytest.TempPa
     work = tmp_path_factory.mktemp("secrets-grep")
     home = work / "airflow-home"
     home.mkdir()
-    # SQLite's backup API, not a file copy: Airflow runs the database in WAL mode, and the newest commits may
-    # still be in airflow.db-wal, which a copy of airflow.db alone leaves out
-    source, target = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"), sqlite3.connect(home / "airflow.db")
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
+    copy_sqlite_database(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", home / "airflow.db")
     planted = {name: _distinct(name) for name in
                ("refresh_token", "hubspot_webhook_secret", "developer_api_key", "woo_webhook_secret",
                 "control_masked", "control_unmasked")}
