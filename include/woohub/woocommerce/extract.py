@@ -291,7 +291,8 @@ def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWind
     checked.update(int(i) for i in stager.ids if i.isdigit())
     ordered = _customers_of_orders(engine, order_run_id or run_id) - checked
     stager.add_total(len(ordered))
-    for customer in changed(_customers_by_id(hook, ordered), checked):
+    # customers are never trashed (deleting one is final): no second walk over status=trash
+    for customer in changed(read_by_ids(hook, "customers", sorted(ordered), {"role": "all"}, trash=False), checked):
         stager.add(customer, counted=True)
     if walk_window:
         for customer in changed(_registered_since(hook, window.start), checked):
@@ -308,13 +309,6 @@ def _int(value: Any) -> int | None:
 
 def _customers_of_orders(engine: Engine, run_id: str) -> set[int]:
     return {int(o["customer_id"]) for o in _run_orders(engine, run_id) if o.get("customer_id")}
-
-
-def _customers_by_id(hook: WooCommerceHook, ids: set[int]) -> Iterator[dict[str, Any]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), PAGE_SIZE):
-        chunk = ",".join(str(i) for i in ordered[start : start + PAGE_SIZE])
-        yield from hook.iter_records("customers", {"include": chunk, "role": "all"})
 
 
 def _registered_since(hook: WooCommerceHook, since: datetime) -> Iterator[dict[str, Any]]:
