@@ -87,6 +87,8 @@ def wait_for(url: str, deadline: float, what: str) -> None:
 
 
 DEMO_CURRENCIES = ["USD", "EUR", "GBP"]
+#: where ``airflow standalone`` writes the admin password it generated (SimpleAuthManager), in AIRFLOW_HOME
+GENERATED_PASSWORDS = "simple_auth_manager_passwords.json.generated"
 
 
 def project_dag_ids() -> list[str]:
@@ -109,7 +111,7 @@ class AirflowApi:
                                 headers={"Authorization": f"Bearer {self._token}"}, **kwargs)  # type: ignore[arg-type]
 
     def _login(self) -> str:
-        passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
+        passwords = json.loads((self.home / GENERATED_PASSWORDS).read_text())
         user, password = next(iter(passwords.items()))
         response = requests.post(f"{self.url}/auth/token", json={"username": user, "password": password},
                                  timeout=30)
@@ -155,7 +157,7 @@ def wait_for_runs(api: AirflowApi, dag_ids: list[str], deadline: float) -> dict[
 
 
 def login_hint(home: Path) -> str:
-    generated = home / "simple_auth_manager_passwords.json.generated"
+    generated = home / GENERATED_PASSWORDS
     if generated.exists():
         passwords = json.loads(generated.read_text())
         return ", ".join(f"user {user} / password {pw}" for user, pw in passwords.items())

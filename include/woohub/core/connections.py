@@ -74,9 +74,10 @@ def _update_metadata_db(conn_id: str, updates: Mapping[str, Any]) -> bool:
     try:
         # The ORM model, not airflow.sdk.Connection: only the ORM row can be written back.
         from airflow.models.connection import Connection as ConnectionRow
-        from airflow.utils.session import create_session
 
-        with create_session(scoped=False) as session:  # a transaction of its own, never a caller's
+        from woohub.core.metadata_db import own_session
+
+        with own_session() as session:
             stored = session.query(ConnectionRow).filter(ConnectionRow.conn_id == conn_id).one_or_none()
             if stored is None:
                 return False

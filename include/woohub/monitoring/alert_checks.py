@@ -161,9 +161,9 @@ def alert_if_self_paused(dag_run: Any, msg: str = "task_failure", *, engine: Eng
         return False
     session = object_session(dag_run)
     if session is None:  # a detached run (dag.test() runs tasks through sessions that detach it): read afresh
-        from airflow.utils.session import create_session
+        from woohub.core.metadata_db import own_session
 
-        with create_session(scoped=False) as fresh:
+        with own_session() as fresh:
             return _alert_if_pausing(fresh, dag_run, limit, engine)
     return _alert_if_pausing(session, dag_run, limit, engine)
 

@@ -67,16 +67,15 @@ def staging_engine() -> Engine:
 
 
 def airflow_runs(dag_ids: tuple[str, ...], limit: int) -> list[queries.AirflowRun]:
-    """The last ``limit`` runs of each of ``dag_ids`` from Airflow's metadata database, read in a session of
-    its own: the request thread's scoped session may still sit in a read transaction that other code began
-    (a result not read to its end), and on SQLite, which Airflow runs in WAL mode, that transaction keeps
-    seeing the database as it was when it began (a finished run as ``running``)."""
+    """The last ``limit`` runs of each of ``dag_ids`` from Airflow's metadata database, in a session of its
+    own (:mod:`woohub.core.metadata_db`: the request thread's may read an old snapshot)."""
     from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from woohub.core.metadata_db import own_session
+
     found: list[queries.AirflowRun] = []
-    with create_session(scoped=False) as session:
+    with own_session() as session:
         for dag_id in dag_ids:
             rows = session.execute(
                 select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.start_date,

@@ -31,12 +31,13 @@ def emit_changes(source: str, extra: Mapping[str, Any] | None = None) -> bool:
     """One Asset event on ``CHANGES_ASSET[source]`` (``extra`` is stored with it); whether one was made."""
     from airflow.assets.manager import asset_manager
     from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    from woohub.core.metadata_db import own_session
 
     uri = CHANGES_ASSET[source]
     emitted = 0
-    with create_session(scoped=False) as session:  # not the request thread's session (see report_ui.app)
+    with own_session() as session:
         for asset in session.scalars(select(AssetModel).where(AssetModel.uri == uri)).all():
             if asset_manager.register_asset_change(asset=asset, extra=dict(extra or {}), source_is_api=True,
                                                    session=session) is not None:

@@ -291,7 +291,6 @@ def extract_customers(hook: WooCommerceHook, engine: Engine, window: ExtractWind
     checked.update(int(i) for i in stager.ids if i.isdigit())
     ordered = _customers_of_orders(engine, order_run_id or run_id) - checked
     stager.add_total(len(ordered))
-    # customers are never trashed (deleting one is final): no second walk over status=trash
     for customer in changed(read_by_ids(hook, "customers", sorted(ordered), {"role": "all"}, trash=False), checked):
         stager.add(customer, counted=True)
     if walk_window:
